@@ -1,0 +1,104 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import dotenv from 'dotenv';
+import { ConfigError } from '../errors.js';
+import { mergeGroups, OptionFileError, parseOptionFile } from './option-file.js';
+import { type Config, DEFAULTS, parseSettings, type Settings } from './schema.js';
+
+/** Variables that may instead be read from a file named by `<NAME>_FILE` (Docker secrets). */
+const FILE_VARIABLES = ['MYSQL_PASSWORD', 'MYSQL_USER'] as const;
+
+/** Options of the defaults file's [client] and [mysqldump] groups, and the variable each feeds. */
+const OPTION_FILE_KEYS = { user: 'MYSQL_USER', password: 'MYSQL_PASSWORD', host: 'MYSQL_HOST', port: 'MYSQL_PORT' } as const;
+
+/**
+ * The only reader of the process environment's values. Precedence, highest first:
+ * the environment, `.env` in the working directory, `<NAME>_FILE`, MYSQL_DEFAULTS_FILE, defaults.
+ * Every problem found is reported at once, so a user fixes them in one go.
+ */
+export function loadConfig(options: { env: NodeJS.ProcessEnv; cwd: string }): Config {
+  const problems: string[] = [];
+  const sources = new Map<string, string>();
+
+  const settings: Settings = { ...readDotenv(options.cwd, problems) };
+  for (const [name, value] of Object.entries(options.env)) {
+    if (value !== undefined) settings[name] = value;
+  }
+  // An empty variable (`MYSQL_PORT=` in a compose file) means "not set"; an empty password is real.
+  for (const [name, value] of Object.entries(settings)) {
+    if (value === '' && name !== 'MYSQL_PASSWORD') delete settings[name];
+  }
+
+  for (const name of FILE_VARIABLES) {
+    const fileVariable = `${name}_FILE`;
+    const file = settings[fileVariable];
+    if (file === undefined) continue;
+    if (settings[name] !== undefined) {
+      problems.push(`${name} and ${fileVariable} are both set: keep one`);
+      continue;
+    }
+    try {
+      // Secret files usually end in a newline that is not part of the secret.
+      settings[name] = readFileSync(path.resolve(options.cwd, file), 'utf8').replace(/\r?\n$/, '');
+      sources.set(name, `${fileVariable} (${file})`);
+    } catch (error) {
+      problems.push(`${fileVariable}=${JSON.stringify(file)} cannot be read: ${describeFsError(error)}`);
+    }
+  }
+
+  const defaultsFile = settings.MYSQL_DEFAULTS_FILE;
+  if (defaultsFile !== undefined) {
+    const resolved = path.resolve(options.cwd, defaultsFile);
+    try {
+      const client = mergeGroups(parseOptionFile(readFileSync(resolved, 'utf8')), ['client', 'mysqldump']);
+      for (const [key, variable] of Object.entries(OPTION_FILE_KEYS)) {
+        const value = client.get(key);
+        if (value !== undefined && settings[variable] === undefined) {
+          settings[variable] = value;
+          sources.set(variable, `${key} in MYSQL_DEFAULTS_FILE (${defaultsFile})`);
+        }
+      }
+    } catch (error) {
+      const why = error instanceof OptionFileError ? error.message : `cannot be read: ${describeFsError(error)}`;
+      problems.push(`MYSQL_DEFAULTS_FILE=${JSON.stringify(defaultsFile)} ${why}`);
+    }
+  }
+
+  for (const [name, value] of Object.entries(DEFAULTS)) {
+    settings[name] ??= value;
+  }
+
+  const result = parseSettings(settings, {
+    cwd: options.cwd,
+    describe: (variable) => sources.get(variable) ?? variable,
+  });
+  if ('problems' in result) problems.push(...result.problems);
+  if (problems.length > 0) throw new ConfigError(problems);
+  return (result as { config: Config }).config;
+}
+
+function readDotenv(cwd: string, problems: string[]): Settings {
+  const file = path.join(cwd, '.env');
+  try {
+    return dotenv.parse(readFileSync(file));
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return {};
+    problems.push(`${file} cannot be read: ${describeFsError(error)}`);
+    return {};
+  }
+}
+
+function describeFsError(error: unknown): string {
+  const e = error as NodeJS.ErrnoException;
+  switch (e.code) {
+    case 'ENOENT':
+      return 'no such file';
+    case 'EACCES':
+    case 'EPERM':
+      return 'permission denied';
+    case 'EISDIR':
+      return 'it is a directory, not a file';
+    default:
+      return e.message;
+  }
+}

@@ -1,0 +1,226 @@
+import path from 'node:path';
+import { validateDetailed } from 'node-cron';
+import { z } from 'zod';
+import { Secret } from '../secret.js';
+import { DURATION_FORMAT, parseDuration } from './duration.js';
+
+export type Compression = 'gzip' | 'zstd' | 'none';
+
+export interface Config {
+  readonly mysql: {
+    readonly host: string;
+    readonly port: number;
+    readonly user: string;
+    readonly password: Secret;
+    /** How long a run waits for the server to answer before it fails. */
+    readonly waitTimeoutMs: number;
+  };
+  readonly backup: {
+    readonly dir: string;
+    readonly compression: Compression;
+    readonly compressionLevel: number;
+    readonly timeoutMs: number;
+    readonly logFile: string;
+  };
+  readonly schedule: {
+    readonly expression: string;
+    readonly timeZone: string;
+    readonly onStart: boolean;
+    readonly maxAgeMs: number | undefined;
+    readonly stopGraceMs: number;
+  };
+  readonly retention: {
+    readonly maxAgeMs: number;
+    readonly keepMin: number;
+  };
+  readonly logLevel: string;
+}
+
+/** Defaults of the variables that have one; the README's configuration table mirrors this. */
+export const DEFAULTS = {
+  MYSQL_HOST: '127.0.0.1',
+  MYSQL_PORT: '3306',
+  MYSQL_PASSWORD: '',
+  MYSQL_WAIT_TIMEOUT: '2m',
+  BACKUP_DIR: '/backup/mysql',
+  BACKUP_SCHEDULE: '0 */3 * * *',
+  BACKUP_ON_START: 'true',
+  BACKUP_RETENTION: '7d',
+  BACKUP_KEEP_MIN: '1',
+  BACKUP_COMPRESSION: 'gzip',
+  BACKUP_TIMEOUT: '6h',
+  BACKUP_STOP_GRACE: '30s',
+  TZ: 'UTC',
+  LOG_LEVEL: 'info',
+} as const;
+
+/** Level range and default per compressor: gzip as zlib takes it, zstd without --ultra. */
+export const COMPRESSION_LEVELS: Record<Exclude<Compression, 'none'>, { min: number; max: number; default: number }> = {
+  gzip: { min: 1, max: 9, default: 6 },
+  zstd: { min: 1, max: 19, default: 3 },
+};
+
+const duration = z.string().transform((text, ctx) => {
+  const ms = parseDuration(text);
+  if (ms === undefined) {
+    ctx.addIssue({ code: 'custom', message: `is not a duration: expected ${DURATION_FORMAT}` });
+    return z.NEVER;
+  }
+  return ms;
+});
+
+const wholeNumber = (min: number, max: number) => {
+  const expected = `expected a whole number from ${min} to ${max}`;
+  return z
+    .string()
+    .regex(/^[0-9]+$/, expected)
+    .transform(Number)
+    .pipe(z.number().min(min, expected).max(max, expected));
+};
+
+const TRUTHY = ['true', '1', 'yes', 'on'] as const;
+const FALSY = ['false', '0', 'no', 'off'] as const;
+
+const cronExpression = z.string().superRefine((expression, ctx) => {
+  const fields = expression.trim().split(/\s+/).length;
+  if (fields !== 5 && fields !== 6) {
+    ctx.addIssue({
+      code: 'custom',
+      message: `has ${fields} fields: expected a cron expression of 5 fields (minute hour day month weekday) or 6 (seconds first), e.g. "0 */3 * * *"`,
+    });
+    return;
+  }
+  const result = validateDetailed(expression);
+  if (!result.valid) {
+    const why = result.errors.map((e) => `${e.field}: ${e.message}`).join('; ');
+    ctx.addIssue({ code: 'custom', message: `is not a valid cron expression (${why})` });
+  }
+});
+
+const timeZone = z.string().refine(isTimeZone, {
+  message: 'is not a time zone: expected an IANA name such as UTC or Europe/Berlin',
+});
+
+const schema = z
+  .object({
+    MYSQL_HOST: z.string().regex(/^[^\s]+$/, 'expected a host name or address without spaces'),
+    MYSQL_PORT: wholeNumber(1, 65535),
+    MYSQL_USER: z.string({ error: 'is not set: name the MySQL account, here or as `user` in MYSQL_DEFAULTS_FILE' }),
+    MYSQL_PASSWORD: z.string(),
+    MYSQL_WAIT_TIMEOUT: duration,
+    BACKUP_DIR: z.string(),
+    BACKUP_SCHEDULE: cronExpression,
+    BACKUP_ON_START: z.enum([...TRUTHY, ...FALSY], { error: 'expected true or false' }),
+    BACKUP_RETENTION: duration,
+    BACKUP_KEEP_MIN: wholeNumber(1, 100_000),
+    BACKUP_COMPRESSION: z.enum(['gzip', 'zstd', 'none'], { error: 'expected gzip, zstd or none' }),
+    BACKUP_COMPRESSION_LEVEL: z.string().optional(),
+    BACKUP_MAX_AGE: duration.optional(),
+    BACKUP_TIMEOUT: duration,
+    BACKUP_STOP_GRACE: duration,
+    BACKUP_LOG_FILE: z.string().optional(),
+    TZ: timeZone,
+    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace'], {
+      error: 'expected one of fatal, error, warn, info, debug, trace',
+    }),
+  })
+  .superRefine((values, ctx) => {
+    const level = values.BACKUP_COMPRESSION_LEVEL;
+    if (level === undefined) return;
+    if (values.BACKUP_COMPRESSION === 'none') {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['BACKUP_COMPRESSION_LEVEL'],
+        message: 'is set but BACKUP_COMPRESSION is none: unset it, or choose gzip or zstd',
+      });
+      return;
+    }
+    const range = COMPRESSION_LEVELS[values.BACKUP_COMPRESSION];
+    const n = Number(level);
+    if (!/^[0-9]+$/.test(level) || n < range.min || n > range.max) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['BACKUP_COMPRESSION_LEVEL'],
+        message: `expected a whole number from ${range.min} to ${range.max} for ${values.BACKUP_COMPRESSION}`,
+      });
+    }
+  });
+
+export type Settings = Record<string, string | undefined>;
+
+/** Variables whose value must never be echoed back, not even in a validation message. */
+const SECRET_VARIABLES = new Set(['MYSQL_PASSWORD']);
+
+/**
+ * Validates the merged settings and returns the typed configuration, or the list of problems.
+ * `describe(variable)` names where a value came from, for messages ("MYSQL_PORT", or "port in
+ * /run/secrets/.my.cnf").
+ */
+export function parseSettings(
+  settings: Settings,
+  options: { cwd: string; describe: (variable: string) => string },
+): { config: Config } | { problems: string[] } {
+  const result = schema.safeParse(settings);
+  if (!result.success) {
+    const problems = result.error.issues.map((issue) => {
+      const variable = String(issue.path[0] ?? '');
+      const raw = settings[variable];
+      const shown = raw === undefined || SECRET_VARIABLES.has(variable) ? '' : `=${JSON.stringify(raw)}`;
+      return `${options.describe(variable)}${shown} ${issue.message}`;
+    });
+    return { problems };
+  }
+  const v = result.data;
+  const compressionLevel =
+    v.BACKUP_COMPRESSION === 'none'
+      ? 0
+      : v.BACKUP_COMPRESSION_LEVEL !== undefined
+        ? Number(v.BACKUP_COMPRESSION_LEVEL)
+        : COMPRESSION_LEVELS[v.BACKUP_COMPRESSION].default;
+  const backupDir = path.resolve(options.cwd, v.BACKUP_DIR);
+  const config: Config = {
+    mysql: {
+      host: v.MYSQL_HOST,
+      port: v.MYSQL_PORT,
+      user: v.MYSQL_USER,
+      password: new Secret(v.MYSQL_PASSWORD),
+      waitTimeoutMs: v.MYSQL_WAIT_TIMEOUT,
+    },
+    backup: {
+      dir: backupDir,
+      compression: v.BACKUP_COMPRESSION,
+      compressionLevel,
+      timeoutMs: v.BACKUP_TIMEOUT,
+      logFile: path.resolve(backupDir, v.BACKUP_LOG_FILE ?? 'backup.log'),
+    },
+    schedule: {
+      expression: v.BACKUP_SCHEDULE.trim(),
+      timeZone: v.TZ,
+      onStart: (TRUTHY as readonly string[]).includes(v.BACKUP_ON_START),
+      maxAgeMs: v.BACKUP_MAX_AGE,
+      stopGraceMs: v.BACKUP_STOP_GRACE,
+    },
+    retention: {
+      maxAgeMs: v.BACKUP_RETENTION,
+      keepMin: v.BACKUP_KEEP_MIN,
+    },
+    logLevel: v.LOG_LEVEL,
+  };
+  return { config: deepFreeze(config) };
+}
+
+function isTimeZone(name: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: name });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function deepFreeze<T extends object>(value: T): T {
+  for (const child of Object.values(value)) {
+    if (child && typeof child === 'object' && !(child instanceof Secret)) deepFreeze(child);
+  }
+  return Object.freeze(value);
+}
