@@ -1,0 +1,42 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { formatOption } from '../config/option-file.js';
+import type { ServerAddress } from './connect.js';
+
+/**
+ * Rule: the password never reaches a command line or a child's environment. mysqldump reads it
+ * from this file instead: in a fresh directory only we can enter (0700), created 0600 with O_EXCL
+ * so nobody can plant it first, and removed when `use` settles, whether it succeeds or throws.
+ * A kill -9 can leave it behind; the directory prefix lets start-up hygiene find it.
+ */
+export const DEFAULTS_DIR_PREFIX = 'mysql-backup-sidecar-';
+
+export async function withDefaultsFile<T>(
+  server: ServerAddress,
+  use: (defaultsFile: string) => Promise<T>,
+  tmpDir: string = os.tmpdir(),
+): Promise<T> {
+  const dir = await mkdtemp(path.join(tmpDir, DEFAULTS_DIR_PREFIX));
+  try {
+    const file = path.join(dir, 'client.cnf');
+    await writeFile(file, renderDefaultsFile(server), { mode: 0o600, flag: 'wx' });
+    return await use(file);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+export function renderDefaultsFile(server: ServerAddress): string {
+  return [
+    '[client]',
+    formatOption('user', server.user),
+    formatOption('password', server.password.reveal()),
+    formatOption('host', server.host),
+    formatOption('port', String(server.port)),
+    // The probe connects over TCP; without this, host=localhost would make mysqldump look for a
+    // Unix socket that a sidecar container does not have.
+    formatOption('protocol', 'TCP'),
+    '',
+  ].join('\n');
+}

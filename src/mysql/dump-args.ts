@@ -1,0 +1,50 @@
+import type { DumpClient } from './dump-client.js';
+import type { ServerInfo } from './server-info.js';
+
+/**
+ * One consistent dump of everything without blocking writers: InnoDB tables are read in one
+ * REPEATABLE READ snapshot (--single-transaction), rows are streamed instead of buffered (--quick),
+ * and no LOCK TABLES is taken. Routines, events and triggers come along, binary columns are
+ * written as hex so no client character set can mangle them, and utf8mb4 keeps 4-byte characters.
+ */
+const BASE_FLAGS = [
+  '--all-databases',
+  '--single-transaction',
+  '--quick',
+  '--lock-tables=false',
+  '--routines',
+  '--events',
+  '--triggers',
+  '--hex-blob',
+  '--default-character-set=utf8mb4',
+  // A restored mysql schema (accounts, grants) takes effect without a server restart.
+  '--flush-privileges',
+] as const;
+
+/** The flags recorded in the manifest: everything but where the credentials file lives. */
+export function dumpFlags(client: DumpClient, server: ServerInfo): string[] {
+  const flags: string[] = [...BASE_FLAGS];
+  if (server.binlog.state === 'readable') flags.push(...binlogFlags(client));
+  // MySQL 8's client asks for column statistics that MariaDB servers do not have.
+  if (client.flavour === 'mysql' && server.flavour === 'mariadb' && atLeast(client.version, 8, 0, 0)) {
+    flags.push('--column-statistics=0');
+  }
+  return flags;
+}
+
+/** The full argv; --defaults-file must come first, and means no other option file is read. */
+export function dumpArgs(defaultsFile: string, flags: readonly string[]): string[] {
+  return [`--defaults-file=${defaultsFile}`, ...flags];
+}
+
+function binlogFlags(client: DumpClient): string[] {
+  // Commented out (=2) in the dump, so a restore does not try to set up replication.
+  if (client.flavour === 'mariadb') return ['--master-data=2', '--gtid'];
+  // --master-data is deprecated from MySQL 8.0.26 and warns; --source-data replaces it.
+  return atLeast(client.version, 8, 0, 26) ? ['--source-data=2'] : ['--master-data=2'];
+}
+
+function atLeast(version: string, major: number, minor: number, patch: number): boolean {
+  const [a = 0, b = 0, c = 0] = version.split('.').map(Number);
+  return a !== major ? a > major : b !== minor ? b > minor : c >= patch;
+}
