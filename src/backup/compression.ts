@@ -1,0 +1,35 @@
+import { createGzip } from 'node:zlib';
+import type { Duplex } from 'node:stream';
+import { execa } from 'execa';
+import { childEnvironment } from '../child-env.js';
+import type { Compression } from '../config/schema.js';
+import { UserError } from '../errors.js';
+
+export const ZSTD_BINARY = 'zstd';
+
+/**
+ * The compression stage of the pipeline, or null for none (no stage at all, not a pass-through).
+ * gzip runs in-process through zlib; zstd runs as the `zstd` program (Node 20's zlib has no zstd),
+ * whose failure surfaces as an error of the returned stream, so the pipeline fails with it.
+ */
+export function createCompressor(compression: Compression, level: number): Duplex | null {
+  switch (compression) {
+    case 'none':
+      return null;
+    case 'gzip':
+      return createGzip({ level });
+    case 'zstd':
+      return execa(ZSTD_BINARY, ['-q', '-c', `-${level}`], { extendEnv: false, env: childEnvironment() }).duplex();
+  }
+}
+
+/** Fails before the server is loaded when the compressor the config names cannot run. */
+export async function checkCompressorAvailable(compression: Compression): Promise<void> {
+  if (compression !== 'zstd') return;
+  const result = await execa(ZSTD_BINARY, ['--version'], { extendEnv: false, env: childEnvironment(), reject: false });
+  if (result.failed) {
+    throw new UserError(`BACKUP_COMPRESSION=zstd but the ${ZSTD_BINARY} program cannot run: ${result.shortMessage}`, {
+      hint: 'Install zstd (Debian: apt-get install zstd) or choose BACKUP_COMPRESSION=gzip.',
+    });
+  }
+}

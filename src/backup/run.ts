@@ -1,0 +1,152 @@
+import { randomUUID } from 'node:crypto';
+import type { Config } from '../config/schema.js';
+import { UserError } from '../errors.js';
+import type { EventSink } from '../events.js';
+import { describeAddress, waitForServer } from '../mysql/connect.js';
+import { withDefaultsFile } from '../mysql/defaults-file.js';
+import { dumpArgs, dumpFlags } from '../mysql/dump-args.js';
+import { DUMP_BINARY, type DumpClient, readDumpClient } from '../mysql/dump-client.js';
+import { readServerInfo, type ServerInfo } from '../mysql/server-info.js';
+import { redact } from '../secret.js';
+import { checkCompressorAvailable } from './compression.js';
+import type { Manifest } from './manifest.js';
+import { dumpFileName } from './naming.js';
+import { runDumpPipeline } from './pipeline.js';
+import { assertWritableDirectory, createPartialDump, discardPartialDump, publishDump } from './store.js';
+import { judgePipeline } from './verdict.js';
+
+export interface RunDependencies {
+  readonly emit: EventSink;
+  readonly now?: () => Date;
+  /** Aborting it stops mysqldump and abandons the run cleanly. */
+  readonly signal?: AbortSignal;
+  readonly dumpBinary?: string;
+}
+
+export type RunOutcome =
+  | { readonly ok: true; readonly runId: string; readonly file: string; readonly manifest: Manifest }
+  | { readonly ok: false; readonly runId: string; readonly cause: string; readonly stderr?: string; readonly hint?: string };
+
+/**
+ * One backup run: check the target directory and tools, wait for the server, dump through the
+ * pipeline into a partial file, and publish it only when the verdict is good. It never throws:
+ * every failure becomes a `backup.failed` event and an outcome with the cause.
+ */
+export async function runBackup(config: Config, deps: RunDependencies): Promise<RunOutcome> {
+  const now = deps.now ?? (() => new Date());
+  const runId = randomUUID().slice(0, 8);
+  const startedAt = now();
+  const elapsed = () => now().getTime() - startedAt.getTime();
+
+  const fail = (cause: string, extra: { stderr?: string; hint?: string } = {}): RunOutcome => {
+    const clean = {
+      cause: redact(cause, config.mysql.password),
+      ...(extra.stderr ? { stderr: redact(extra.stderr, config.mysql.password) } : {}),
+      ...(extra.hint ? { hint: extra.hint } : {}),
+    };
+    deps.emit({ type: 'backup.failed', runId, ...clean, durationMs: elapsed() });
+    return { ok: false, runId, ...clean };
+  };
+
+  try {
+    await assertWritableDirectory(config.backup.dir);
+    await checkCompressorAvailable(config.backup.compression);
+    const client = await readDumpClient(deps.dumpBinary ?? DUMP_BINARY);
+    const server = await probeServer(config, runId, deps);
+    for (const warning of compatibilityWarnings(client, server)) deps.emit({ type: 'backup.warning', runId, warning });
+
+    const flags = dumpFlags(client, server);
+    const dumpStartedAt = now();
+    const dumpName = dumpFileName(dumpStartedAt, config.backup.compression, config.schedule.timeZone);
+    deps.emit({ type: 'backup.started', runId, file: dumpName, compression: config.backup.compression, flags });
+
+    const partial = await createPartialDump(config.backup.dir, dumpName);
+    try {
+      const { outcome, sha256, storedBytes } = await withDefaultsFile(config.mysql, (defaultsFile) =>
+        runDumpPipeline(partial, {
+          binary: client.binary,
+          args: dumpArgs(defaultsFile, flags),
+          compression: config.backup.compression,
+          compressionLevel: config.backup.compressionLevel,
+          timeoutMs: config.backup.timeoutMs,
+          signal: deps.signal,
+        }),
+      );
+      const verdict = judgePipeline(outcome);
+      for (const warning of verdict.warnings) deps.emit({ type: 'backup.warning', runId, warning: `mysqldump: ${warning}` });
+      if (!verdict.ok) {
+        await discardPartialDump(partial);
+        return fail(verdict.cause, { stderr: verdict.stderr });
+      }
+      const finishedAt = now();
+      const manifest: Manifest = {
+        formatVersion: 1,
+        file: dumpName,
+        runId,
+        startedAt: dumpStartedAt.toISOString(),
+        finishedAt: finishedAt.toISOString(),
+        durationMs: finishedAt.getTime() - dumpStartedAt.getTime(),
+        rawBytes: outcome.inspection.rawBytes,
+        storedBytes,
+        sha256,
+        compression: {
+          algorithm: config.backup.compression,
+          level: config.backup.compression === 'none' ? null : config.backup.compressionLevel,
+        },
+        server: { host: config.mysql.host, port: config.mysql.port, version: server.version, flavour: server.flavour },
+        dumpClient: { binary: client.binary, version: client.version, flavour: client.flavour, banner: client.banner },
+        flags,
+        binlog: outcome.inspection.binlog,
+      };
+      await publishDump(partial, config.backup.dir, dumpName, { sha256, manifest });
+      deps.emit({
+        type: 'backup.succeeded',
+        runId,
+        file: dumpName,
+        rawBytes: manifest.rawBytes,
+        storedBytes,
+        durationMs: manifest.durationMs,
+        sha256,
+        binlog: manifest.binlog,
+      });
+      return { ok: true, runId, file: dumpName, manifest };
+    } catch (error) {
+      await discardPartialDump(partial);
+      throw error;
+    }
+  } catch (error) {
+    if (error instanceof UserError) return fail(error.message, error.hint ? { hint: error.hint } : {});
+    if (deps.signal?.aborted) return fail('the run was cancelled (shutdown)');
+    return fail(`unexpected error: ${(error as Error).message ?? String(error)}`);
+  }
+}
+
+async function probeServer(config: Config, runId: string, deps: RunDependencies): Promise<ServerInfo> {
+  const target = describeAddress(config.mysql);
+  const connection = await waitForServer(config.mysql, {
+    timeoutMs: config.mysql.waitTimeoutMs,
+    ...(deps.signal ? { signal: deps.signal } : {}),
+    onWaiting: (progress) => deps.emit({ type: 'mysql.waiting', runId, target, ...progress }),
+  });
+  try {
+    const info = await readServerInfo(connection);
+    deps.emit({ type: 'mysql.ready', runId, target, serverVersion: info.version, flavour: info.flavour });
+    return info;
+  } finally {
+    await connection.end().catch(() => undefined);
+  }
+}
+
+function compatibilityWarnings(client: DumpClient, server: ServerInfo): string[] {
+  const warnings: string[] = [];
+  if (client.flavour !== server.flavour) {
+    warnings.push(
+      `${client.binary} is ${client.flavour} ${client.version} but the server is ${server.flavour} ${server.version}; ` +
+        'dumps are only trustworthy with the client tools of the server they dump',
+    );
+  }
+  if (server.binlog.state === 'unreadable') {
+    warnings.push(`binary logging is on, but this dump records no binlog coordinates: ${server.binlog.reason}`);
+  }
+  return warnings;
+}

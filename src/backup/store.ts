@@ -1,0 +1,110 @@
+import { constants } from 'node:fs';
+import { access, link, open, unlink } from 'node:fs/promises';
+import path from 'node:path';
+import type { Writable } from 'node:stream';
+import { UserError } from '../errors.js';
+import { checksumFileName, manifestFileName, partialFileName } from './naming.js';
+
+/**
+ * Rule: a file named like a backup is a complete, checksummed, fsynced dump; nothing else gets
+ * the name. The dump is written under a hidden `.partial` name, fsynced, and only then given its
+ * real name, after its checksum and manifest are already in place. The real name is created with
+ * link(2), which fails instead of overwriting, so an existing backup is never replaced; the
+ * directory is fsynced so the name survives a power cut. A crash at any step leaves at most a
+ * `.partial` file or sidecars without a dump, which start-up hygiene removes.
+ */
+
+export const DUMP_FILE_MODE = 0o600;
+
+export interface PartialDump {
+  readonly path: string;
+  /** Fsyncs before it closes: once a pipeline into it has resolved, the bytes are on disk. */
+  readonly stream: Writable;
+}
+
+export async function assertWritableDirectory(dir: string): Promise<void> {
+  try {
+    await access(dir, constants.W_OK | constants.X_OK);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new UserError(
+      code === 'ENOENT' ? `BACKUP_DIR ${dir} does not exist` : `BACKUP_DIR ${dir} is not writable (${code})`,
+      { hint: 'Mount the backup volume there and make it writable by the user the sidecar runs as.' },
+    );
+  }
+}
+
+export async function createPartialDump(dir: string, dumpName: string): Promise<PartialDump> {
+  const partialPath = path.join(dir, partialFileName(dumpName));
+  // O_EXCL: two runs can never share a file.
+  const handle = await open(partialPath, 'wx', DUMP_FILE_MODE);
+  return { path: partialPath, stream: handle.createWriteStream({ flush: true }) };
+}
+
+export async function discardPartialDump(partial: PartialDump): Promise<void> {
+  partial.stream.destroy();
+  await unlink(partial.path).catch((error: NodeJS.ErrnoException) => {
+    if (error.code !== 'ENOENT') throw error;
+  });
+}
+
+/** Publishes a finished (flushed and closed) partial dump as `dumpName`, with `<dump>.sha256` and `<dump>.manifest.json`. */
+export async function publishDump(
+  partial: PartialDump,
+  dir: string,
+  dumpName: string,
+  sidecars: { sha256: string; manifest: object },
+): Promise<string> {
+  const finalPath = path.join(dir, dumpName);
+  const written: string[] = [];
+  try {
+    // Two spaces: the text-mode line `sha256sum -c` reads, with the name relative to the file.
+    written.push(await writeFileDurably(dir, checksumFileName(dumpName), `${sidecars.sha256}  ${dumpName}\n`));
+    written.push(await writeFileDurably(dir, manifestFileName(dumpName), `${JSON.stringify(sidecars.manifest, null, 2)}\n`));
+    await linkWithoutOverwrite(partial.path, finalPath);
+  } catch (error) {
+    await Promise.all(written.map((file) => unlink(file).catch(() => undefined)));
+    throw error;
+  }
+  await unlink(partial.path);
+  await syncDirectory(dir);
+  return finalPath;
+}
+
+async function writeFileDurably(dir: string, name: string, content: string): Promise<string> {
+  const temporary = path.join(dir, partialFileName(name));
+  const handle = await open(temporary, 'wx', DUMP_FILE_MODE);
+  try {
+    await handle.writeFile(content);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  const finalPath = path.join(dir, name);
+  try {
+    await linkWithoutOverwrite(temporary, finalPath);
+  } finally {
+    await unlink(temporary);
+  }
+  return finalPath;
+}
+
+async function linkWithoutOverwrite(from: string, to: string): Promise<void> {
+  try {
+    await link(from, to);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') {
+      throw new UserError(`${path.basename(to)} already exists in ${path.dirname(to)}; it was left as it is`);
+    }
+    throw error;
+  }
+}
+
+async function syncDirectory(dir: string): Promise<void> {
+  const handle = await open(dir, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}

@@ -1,0 +1,80 @@
+#!/usr/bin/env node
+import { readFileSync } from 'node:fs';
+import { backupCommand, summary as backupSummary } from './commands/backup.js';
+import type { CommandContext } from './commands/context.js';
+import { UsageError, UserError } from './errors.js';
+
+const COMMANDS: Record<string, { run: (args: string[], context: CommandContext) => Promise<number>; summary: string }> = {
+  backup: { run: backupCommand, summary: backupSummary },
+};
+
+const PROGRAM = 'mysql-backup-sidecar';
+
+function usage(): string {
+  const lines = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(10)} ${c.summary}`);
+  return [
+    `Usage: ${PROGRAM} <command> [options]`,
+    '',
+    'Commands:',
+    ...lines,
+    '',
+    'Configuration comes from the environment, .env, *_FILE secrets and MYSQL_DEFAULTS_FILE;',
+    'see the README for every variable.',
+    '',
+  ].join('\n');
+}
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+export async function main(argv: string[], context: CommandContext): Promise<number> {
+  const [command, ...rest] = argv;
+  if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
+    context.stdout.write(usage());
+    return command === undefined ? 2 : 0;
+  }
+  if (command === '--version') {
+    context.stdout.write(`${version()}\n`);
+    return 0;
+  }
+  const entry = COMMANDS[command];
+  if (!entry) throw new UsageError(`unknown command "${command}"`);
+  return entry.run(rest, context);
+}
+
+function report(error: unknown, context: CommandContext, debug: boolean): number {
+  if (error instanceof UserError) {
+    for (const line of error.message.split('\n')) context.stderr.write(`${PROGRAM}: ${line}\n`);
+    if (error.hint) context.stderr.write(`  ${error.hint}\n`);
+    if (debug) context.stderr.write(`${error.stack}\n`);
+    return error.exitCode;
+  }
+  // Node's own argument parser errors are usage errors too.
+  if ((error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+    return report(new UsageError((error as Error).message), context, debug);
+  }
+  context.stderr.write(`${PROGRAM}: unexpected error: ${(error as Error).message ?? String(error)}\n`);
+  if (debug) context.stderr.write(`${(error as Error).stack}\n`);
+  return 1;
+}
+
+const context: CommandContext = { env: process.env, cwd: process.cwd(), stdout: process.stdout, stderr: process.stderr };
+// Should the event loop ever drain with `main` unsettled (a promise nobody resolves), the
+// process must not exit 0 as if a backup had been stored.
+let settled = false;
+process.exitCode = 1;
+process.on('exit', () => {
+  if (!settled) process.stderr.write(`${PROGRAM}: internal error: stopped before the command finished\n`);
+});
+main(process.argv.slice(2), context).then(
+  (code) => {
+    settled = true;
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    settled = true;
+    process.exitCode = report(error, context, context.env.LOG_LEVEL === 'debug');
+  },
+);

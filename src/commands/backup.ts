@@ -1,0 +1,31 @@
+import { parseArgs } from 'node:util';
+import { runBackup } from '../backup/run.js';
+import { assertWritableDirectory } from '../backup/store.js';
+import { loadConfig } from '../config/load.js';
+import { createLogger, logEvents } from '../log.js';
+import type { CommandContext } from './context.js';
+
+export const summary = 'take one backup now; exit 0 only when a verified dump is stored';
+
+/** `backup`: one run now, with the daemon's configuration. Exit 0 only on a published dump. */
+export async function backupCommand(args: string[], context: CommandContext): Promise<number> {
+  parseArgs({ args, options: {}, strict: true });
+  const config = loadConfig({ env: context.env, cwd: context.cwd });
+  // Checked before the logger opens backup.log there, which would create a missing directory.
+  await assertWritableDirectory(config.backup.dir);
+  const logger = createLogger({ file: config.backup.logFile, level: config.logLevel });
+
+  const abort = new AbortController();
+  const cancel = () => abort.abort();
+  process.once('SIGINT', cancel).once('SIGTERM', cancel);
+  try {
+    const outcome = await runBackup(config, { emit: logEvents(logger), signal: abort.signal });
+    if (outcome.ok) return 0;
+    context.stderr.write(`mysql-backup-sidecar: backup failed: ${outcome.cause}\n`);
+    if (outcome.stderr) context.stderr.write(`${outcome.stderr.replace(/^/gm, '  mysqldump: ')}\n`);
+    if (outcome.hint) context.stderr.write(`  ${outcome.hint}\n`);
+    return 1;
+  } finally {
+    process.off('SIGINT', cancel).off('SIGTERM', cancel);
+  }
+}
