@@ -1,0 +1,135 @@
+import { existsSync } from 'node:fs';
+import { chmod, mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { dumpLikeEntries, makeTempDir, readLogEvents, runCli } from '../support/cli.js';
+import { freePort, startTestServer, type TestServer } from '../support/mysql-server.js';
+import { createBackupAccount } from '../support/sample-data.js';
+
+const PASSWORD = 'correct horse battery staple';
+const NOBODY = 65534;
+
+/**
+ * A careless user's mistakes: each gives one clear message that names what is wrong, a non-zero
+ * exit, and leaves nothing named like a backup.
+ */
+describe('backup with bad input', () => {
+  let server: TestServer;
+  let env: Record<string, string>;
+  let dir: string;
+
+  beforeAll(async () => {
+    server = await startTestServer();
+    await createBackupAccount(server, 'backup', PASSWORD);
+  });
+
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  beforeEach(async () => {
+    dir = await makeTempDir();
+    env = {
+      MYSQL_HOST: server.host,
+      MYSQL_PORT: String(server.port),
+      MYSQL_USER: 'backup',
+      MYSQL_PASSWORD: PASSWORD,
+      BACKUP_DIR: dir,
+    };
+  });
+
+  it('a wrong password fails at once, naming the account, and never echoes the password', async () => {
+    const wrong = 'not-the-password-123';
+    const started = Date.now();
+    const result = await runCli(['backup'], { ...env, MYSQL_PASSWORD: wrong, MYSQL_WAIT_TIMEOUT: '1m' });
+    expect(result.exitCode).toBe(1);
+    // Refusals are not retried for the minute the wait allows.
+    expect(Date.now() - started).toBeLessThan(30_000);
+    expect(result.stderr).toMatch(/refused user 'backup'.*Access denied/);
+    expect(result.stderr + result.stdout).not.toContain(wrong);
+    expect(await dumpLikeEntries(dir)).toEqual([]);
+    const events = await readLogEvents(path.join(dir, 'backup.log'));
+    expect(events.at(-1)).toMatchObject({ event: 'backup.failed', level: 'error' });
+  });
+
+  it('an unreachable server is waited for with backoff until MYSQL_WAIT_TIMEOUT, then fails', async () => {
+    const closedPort = await freePort();
+    const result = await runCli(['backup'], { ...env, MYSQL_PORT: String(closedPort), MYSQL_WAIT_TIMEOUT: '3s' });
+    expect(result.exitCode).toBe(1);
+    expect(result.stderr).toContain(`MySQL at ${server.host}:${closedPort} did not answer within 3s`);
+    expect(result.stderr).toContain('ECONNREFUSED');
+    const events = await readLogEvents(path.join(dir, 'backup.log'));
+    const waits = events.filter((e) => e.event === 'mysql.waiting');
+    expect(waits.length).toBeGreaterThanOrEqual(2);
+    // Backoff: the waits grow; only the last may be cut short by the deadline.
+    const delays = waits.map((e) => Number(e.retryInMs)).slice(0, -1);
+    expect(delays).toEqual([...delays].sort((a, b) => a - b));
+    expect(delays[1]).toBeGreaterThan(delays[0]!);
+    expect(await dumpLikeEntries(dir)).toEqual([]);
+  });
+
+  it('a missing secret file names the variable and the file', async () => {
+    const { MYSQL_PASSWORD: _unused, ...rest } = env;
+    const result = await runCli(['backup'], { ...rest, MYSQL_PASSWORD_FILE: '/run/secrets/does-not-exist' });
+    expect(result.exitCode).toBe(2);
+    expect(result.stderr).toContain('MYSQL_PASSWORD_FILE="/run/secrets/does-not-exist" cannot be read: no such file');
+    expect(await dumpLikeEntries(dir)).toEqual([]);
+  });
+
+  it('a secret "file" that cannot be read as one says why', async () => {
+    const { MYSQL_PASSWORD: _unused, ...rest } = env;
+    const notAFile = await makeTempDir('mbs-secrets-');
+    const result = await runCli(['backup'], { ...rest, MYSQL_PASSWORD_FILE: notAFile });
+    expect(result.exitCode).toBe(2);
+    expect(result.stderr).toContain(`MYSQL_PASSWORD_FILE=${JSON.stringify(notAFile)} cannot be read: it is a directory`);
+  });
+
+  it('a missing MYSQL_DEFAULTS_FILE is named', async () => {
+    const result = await runCli(['backup'], { ...env, MYSQL_DEFAULTS_FILE: '/nope/.my.cnf' });
+    expect(result.exitCode).toBe(2);
+    expect(result.stderr).toContain('MYSQL_DEFAULTS_FILE="/nope/.my.cnf" cannot be read: no such file');
+  });
+
+  it('an invalid compression name is named with the accepted ones', async () => {
+    const result = await runCli(['backup'], { ...env, BACKUP_COMPRESSION: 'brotli' });
+    expect(result.exitCode).toBe(2);
+    expect(result.stderr).toContain('BACKUP_COMPRESSION="brotli" expected gzip, zstd or none');
+    expect(await dumpLikeEntries(dir)).toEqual([]);
+  });
+
+  it('a BACKUP_DIR that does not exist is reported, not created', async () => {
+    const missing = path.join(dir, 'not-mounted');
+    const result = await runCli(['backup'], { ...env, BACKUP_DIR: missing });
+    expect(result.exitCode).toBe(1);
+    expect(result.stderr).toContain(`BACKUP_DIR ${missing} does not exist`);
+    expect(existsSync(missing)).toBe(false);
+  });
+
+  it('an unwritable BACKUP_DIR is reported', async () => {
+    // Root may write anywhere, so the CLI runs as nobody against a directory nobody cannot write.
+    const asRoot = process.getuid?.() === 0;
+    const readOnly = path.join(dir, 'read-only');
+    await mkdir(readOnly);
+    await chmod(readOnly, 0o555);
+    await chmod(dir, 0o755);
+    const result = await runCli(['backup'], { ...env, BACKUP_DIR: readOnly }, asRoot ? { user: NOBODY } : {});
+    expect(result.exitCode).toBe(1);
+    expect(result.stderr).toContain(`BACKUP_DIR ${readOnly} is not writable`);
+    expect(await dumpLikeEntries(readOnly)).toEqual([]);
+  });
+
+  it('several bad values are all reported at once', async () => {
+    const result = await runCli(['backup'], {
+      ...env,
+      MYSQL_PORT: '70000',
+      BACKUP_RETENTION: '7 days',
+      BACKUP_SCHEDULE: 'every three hours',
+      TZ: 'Mars/Olympus',
+    });
+    expect(result.exitCode).toBe(2);
+    expect(result.stderr).toContain('MYSQL_PORT="70000" expected a whole number from 1 to 65535');
+    expect(result.stderr).toContain('BACKUP_RETENTION="7 days" is not a duration');
+    expect(result.stderr).toContain('BACKUP_SCHEDULE="every three hours" has 3 fields');
+    expect(result.stderr).toContain('TZ="Mars/Olympus" is not a time zone');
+  });
+});

@@ -1,0 +1,63 @@
+import { stat } from 'node:fs/promises';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { makeTempDir, readLogEvents, startCli } from '../support/cli.js';
+import { startTestServer, type TestServer } from '../support/mysql-server.js';
+import { listProcesses } from '../support/processes.js';
+import { createBackupAccount } from '../support/sample-data.js';
+import { holdDumpMidway } from '../support/stalled-dump.js';
+
+const PASSWORD = 'Sekr3t-only-in-the-env';
+
+describe('the password during a backup', () => {
+  let server: TestServer;
+
+  beforeAll(async () => {
+    server = await startTestServer();
+    await createBackupAccount(server, 'backup', PASSWORD);
+  });
+
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  it('is on no command line and in no child environment; its defaults file is private and removed', async () => {
+    const dir = await makeTempDir();
+    const stall = await holdDumpMidway(server);
+    const cli = startCli(['backup'], {
+      MYSQL_HOST: server.host,
+      MYSQL_PORT: String(server.port),
+      MYSQL_USER: 'backup',
+      MYSQL_PASSWORD: PASSWORD,
+      BACKUP_DIR: dir,
+    });
+    let defaultsFile: string | undefined;
+    try {
+      await stall.waitUntilDumpWaits('backup');
+      const processes = await listProcesses();
+      const dump = processes.find((p) => /mysqldump|mariadb-dump/.test(p.argv[0] ?? ''));
+      expect(dump, 'a mysqldump process is running').toBeDefined();
+
+      for (const p of processes) expect(p.argv.join(' ')).not.toContain(PASSWORD);
+      // Only the daemon itself holds it (it was given it); its children must not.
+      const holders = processes.filter((p) => p.environ?.some((v) => v.includes(PASSWORD))).map((p) => p.pid);
+      expect(holders).toEqual([cli.pid]);
+      expect(dump!.environ).not.toBeNull();
+      expect(dump!.environ!.map((v) => v.split('=')[0])).toEqual(['PATH']);
+
+      defaultsFile = dump!.argv.find((a) => a.startsWith('--defaults-file='))?.slice('--defaults-file='.length);
+      expect(defaultsFile).toBeDefined();
+      expect((await stat(defaultsFile!)).mode & 0o777).toBe(0o600);
+      expect((await stat(path.dirname(defaultsFile!))).mode & 0o777).toBe(0o700);
+    } finally {
+      await stall.release();
+    }
+    const result = await cli;
+    expect(result.exitCode).toBe(0);
+    await expect(stat(path.dirname(defaultsFile!))).rejects.toThrow(/ENOENT/);
+
+    const log = (await readLogEvents(path.join(dir, 'backup.log'))).map((e) => JSON.stringify(e)).join('\n');
+    expect(log).not.toContain(PASSWORD);
+    expect(result.stdout + result.stderr).not.toContain(PASSWORD);
+  });
+});

@@ -1,0 +1,67 @@
+import { readdir } from 'node:fs/promises';
+import path from 'node:path';
+import { execa } from 'execa';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { dumpLikeEntries, makeTempDir, readLogEvents, runCli, startCli } from '../support/cli.js';
+import { startTestServer, type TestServer } from '../support/mysql-server.js';
+import { createBackupAccount, loadSampleData } from '../support/sample-data.js';
+import { holdDumpMidway } from '../support/stalled-dump.js';
+
+const PASSWORD = 'killed-mid-dump';
+
+describe('the server killed with SIGKILL in the middle of a dump', () => {
+  let server: TestServer;
+  let env: Record<string, string>;
+  let dir: string;
+
+  beforeAll(async () => {
+    server = await startTestServer();
+    await loadSampleData(server);
+    await createBackupAccount(server, 'backup', PASSWORD);
+    dir = await makeTempDir();
+    env = {
+      MYSQL_HOST: server.host,
+      MYSQL_PORT: String(server.port),
+      MYSQL_USER: 'backup',
+      MYSQL_PASSWORD: PASSWORD,
+      BACKUP_DIR: dir,
+      MYSQL_WAIT_TIMEOUT: '5s',
+    };
+  });
+
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  it('fails within seconds with mysqldump\'s cause, leaves only the log, and the next backup succeeds', async () => {
+    const stall = await holdDumpMidway(server);
+    const cli = startCli(['backup'], env);
+    await stall.waitUntilDumpWaits('backup');
+    // Some of the dump is already written when the server dies.
+    const partial = (await readdir(dir)).find((n) => n.endsWith('.partial'));
+    expect(partial).toBeDefined();
+
+    await server.kill();
+    const killedAt = Date.now();
+    const result = await cli;
+    const secondsToExit = (Date.now() - killedAt) / 1000;
+    await stall.release();
+
+    expect(result.exitCode).toBe(1);
+    expect(secondsToExit).toBeLessThan(15);
+    expect(result.stderr).toMatch(/backup failed: mysqldump exited with code \d+/);
+    expect(result.stderr).toMatch(/Lost connection|server has gone away|Can't connect/i);
+    expect(await readdir(dir)).toEqual(['backup.log']);
+    const failure = (await readLogEvents(path.join(dir, 'backup.log'))).find((e) => e.event === 'backup.failed');
+    expect(failure?.cause).toMatch(/mysqldump exited with code/);
+    expect(String(failure?.stderr)).toMatch(/Lost connection|server has gone away/i);
+
+    await server.restart();
+    const next = await runCli(['backup'], env);
+    expect(next.exitCode).toBe(0);
+    const stored = await dumpLikeEntries(dir);
+    expect(stored).toHaveLength(3);
+    const dump = stored.find((n) => n.endsWith('.sql.gz'))!;
+    await execa('sha256sum', ['-c', `${dump}.sha256`], { cwd: dir });
+  });
+});

@@ -1,0 +1,49 @@
+import { mkdtemp, readdir, readFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { execa, type ResultPromise } from 'execa';
+
+/** The built CLI, exactly what `npm install -g` would put on PATH. */
+export const CLI_PATH = path.resolve(import.meta.dirname, '../../dist/cli.js');
+
+type Env = Record<string, string | undefined>;
+
+/**
+ * Runs `mysql-backup-sidecar ARGS` as a real process with only the environment given (plus PATH),
+ * so nothing of the test runner's own environment leaks into the configuration.
+ */
+export function startCli(args: string[], env: Env, options: { cwd?: string; user?: number } = {}): ResultPromise<{
+  reject: false;
+}> {
+  const command = options.user === undefined ? [process.execPath, CLI_PATH, ...args] : asUser(options.user, args);
+  return execa(command[0]!, command.slice(1), {
+    env: { PATH: process.env.PATH, ...env },
+    extendEnv: false,
+    reject: false,
+    cwd: options.cwd ?? os.tmpdir(),
+  });
+}
+
+export const runCli = (args: string[], env: Env, options: { cwd?: string; user?: number } = {}) =>
+  startCli(args, env, options);
+
+function asUser(uid: number, args: string[]): string[] {
+  return ['setpriv', `--reuid=${uid}`, `--regid=${uid}`, '--clear-groups', process.execPath, CLI_PATH, ...args];
+}
+
+export async function makeTempDir(prefix = 'mbs-test-'): Promise<string> {
+  return mkdtemp(path.join(os.tmpdir(), prefix));
+}
+
+/** Every entry that looks like a dump or work on one, by a looser test than the product's own. */
+export async function dumpLikeEntries(dir: string): Promise<string[]> {
+  return (await readdir(dir)).filter((name) => name.includes('full_dump')).sort();
+}
+
+export async function readLogEvents(file: string): Promise<Array<Record<string, unknown>>> {
+  const text = await readFile(file, 'utf8');
+  return text
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
+}

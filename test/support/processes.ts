@@ -1,0 +1,22 @@
+import { readdir, readFile } from 'node:fs/promises';
+
+export interface ProcessView {
+  readonly pid: number;
+  readonly argv: string[];
+  /** Null when the process is gone or its environment is not ours to read. */
+  readonly environ: string[] | null;
+}
+
+/** Every process on the machine as /proc shows it: argv and (where readable) environment. */
+export async function listProcesses(): Promise<ProcessView[]> {
+  const pids = (await readdir('/proc')).filter((name) => /^\d+$/.test(name)).map(Number);
+  const views = await Promise.all(
+    pids.map(async (pid) => {
+      const argv = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => null);
+      if (argv === null) return null;
+      const environ = await readFile(`/proc/${pid}/environ`, 'utf8').catch(() => null);
+      return { pid, argv: argv.split('\0').filter(Boolean), environ: environ?.split('\0').filter(Boolean) ?? null };
+    }),
+  );
+  return views.filter((v): v is ProcessView => v !== null);
+}

@@ -1,0 +1,30 @@
+import { readFile } from 'node:fs/promises';
+import { execa } from 'execa';
+import type { TestServer } from './mysql-server.js';
+
+export const SAMPLE_DATA_SQL = new URL('../fixtures/sample-data.sql', import.meta.url);
+
+/** Runs SQL through the plain `mysql` client as the fixture's admin account (DELIMITER works). */
+export async function runSqlScript(server: TestServer, sql: string): Promise<void> {
+  const admin = server.adminClient();
+  await execa('mysql', admin.args, { input: sql, env: admin.env });
+}
+
+export async function loadSampleData(server: TestServer): Promise<void> {
+  await runSqlScript(server, await readFile(SAMPLE_DATA_SQL, 'utf8'));
+}
+
+/**
+ * The least-privilege backup account the README documents. MariaDB takes its binlog position
+ * from the consistent snapshot; MySQL needs RELOAD and REPLICATION CLIENT for it, and PROCESS
+ * to dump tablespace information.
+ */
+export const BACKUP_GRANTS = {
+  mariadb: 'SELECT, SHOW VIEW, TRIGGER, EVENT',
+  mysql: 'SELECT, SHOW VIEW, TRIGGER, EVENT, PROCESS, RELOAD, REPLICATION CLIENT',
+} as const;
+
+export async function createBackupAccount(server: TestServer, user: string, password: string): Promise<void> {
+  await server.query('CREATE USER ?@? IDENTIFIED BY ?', [user, '%', password]);
+  await server.query(`GRANT ${BACKUP_GRANTS[server.flavour]} ON *.* TO ?@?`, [user, '%']);
+}

@@ -1,0 +1,41 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import mysql, { type RowDataPacket } from 'mysql2/promise';
+import type { TestServer } from './mysql-server.js';
+
+export const STALL_SCHEMA = 'zz_stall';
+
+/**
+ * A deterministic "in the middle of a dump": another session holds a write lock on a table in a
+ * schema that sorts after all others, so mysqldump has written everything before it and then
+ * waits on that table's metadata lock until `release()`.
+ */
+export async function holdDumpMidway(server: TestServer): Promise<{
+  waitUntilDumpWaits(user: string): Promise<void>;
+  release(): Promise<void>;
+}> {
+  await server.query(`CREATE DATABASE IF NOT EXISTS ${STALL_SCHEMA}`);
+  await server.query(`CREATE TABLE IF NOT EXISTS ${STALL_SCHEMA}.t (id INT PRIMARY KEY)`);
+  await server.query(`INSERT IGNORE INTO ${STALL_SCHEMA}.t VALUES (1)`);
+  const locker = await mysql.createConnection(server.adminConnection());
+  await locker.query(`LOCK TABLES ${STALL_SCHEMA}.t WRITE`);
+  return {
+    async waitUntilDumpWaits(user: string) {
+      const deadline = Date.now() + 30_000;
+      while (Date.now() < deadline) {
+        const rows = await server.query<RowDataPacket[]>(
+          "SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST WHERE USER = ? AND STATE LIKE '%lock%'",
+          [user],
+        );
+        if (Number(rows[0]?.n) > 0) return;
+        await sleep(50);
+      }
+      throw new Error(`no dump by ${user} came to wait on ${STALL_SCHEMA}.t within 30 s`);
+    },
+    async release() {
+      // After the server was killed the connection is gone; there is nothing to release then.
+      await locker.query('UNLOCK TABLES').catch(() => undefined);
+      await locker.end().catch(() => undefined);
+      locker.destroy();
+    },
+  };
+}
