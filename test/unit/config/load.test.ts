@@ -1,0 +1,129 @@
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { inspect } from 'node:util';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../../src/config/load.js';
+import { ConfigError } from '../../../src/errors.js';
+
+let cwd: string;
+beforeEach(async () => {
+  cwd = await mkdtemp(path.join(os.tmpdir(), 'mbs-config-'));
+});
+
+const load = (env: Record<string, string>) => loadConfig({ env, cwd });
+
+function problemsOf(env: Record<string, string>): string[] {
+  try {
+    load(env);
+  } catch (error) {
+    if (error instanceof ConfigError) return [...error.problems];
+    throw error;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('configuration', () => {
+  it('applies the documented defaults', () => {
+    const config = load({ MYSQL_USER: 'backup' });
+    expect(config.mysql).toMatchObject({ host: '127.0.0.1', port: 3306, user: 'backup', waitTimeoutMs: 120_000 });
+    expect(config.backup).toMatchObject({
+      dir: '/backup/mysql',
+      compression: 'gzip',
+      compressionLevel: 6,
+      logFile: '/backup/mysql/backup.log',
+    });
+    expect(config.schedule).toMatchObject({ expression: '0 */3 * * *', timeZone: 'UTC', onStart: true });
+    expect(config.retention).toEqual({ maxAgeMs: 7 * 86_400_000, keepMin: 1 });
+  });
+
+  it('is frozen, and never shows the password however it is printed', () => {
+    const config = load({ MYSQL_USER: 'u', MYSQL_PASSWORD: 'hunter2-secret' });
+    expect(Object.isFrozen(config.mysql)).toBe(true);
+    expect(config.mysql.password.reveal()).toBe('hunter2-secret');
+    for (const text of [JSON.stringify(config), inspect(config, { depth: 9 }), String(config.mysql.password)]) {
+      expect(text).not.toContain('hunter2-secret');
+    }
+  });
+
+  it('takes the environment over .env, and .env over the defaults', async () => {
+    await writeFile(path.join(cwd, '.env'), 'MYSQL_USER=from-dotenv\nMYSQL_HOST=dotenv-host\n');
+    const config = load({ MYSQL_HOST: 'env-host' });
+    expect(config.mysql.user).toBe('from-dotenv');
+    expect(config.mysql.host).toBe('env-host');
+  });
+
+  it('reads *_FILE secrets without their trailing newline', async () => {
+    await writeFile(path.join(cwd, 'pw'), 'with space and "quotes"\n');
+    const config = load({ MYSQL_USER: 'u', MYSQL_PASSWORD_FILE: 'pw' });
+    expect(config.mysql.password.reveal()).toBe('with space and "quotes"');
+  });
+
+  it('refuses a password given twice', async () => {
+    await writeFile(path.join(cwd, 'pw'), 'x');
+    expect(problemsOf({ MYSQL_USER: 'u', MYSQL_PASSWORD: 'y', MYSQL_PASSWORD_FILE: 'pw' })).toEqual([
+      'MYSQL_PASSWORD and MYSQL_PASSWORD_FILE are both set: keep one',
+    ]);
+  });
+
+  it('reads [client] then [mysqldump] of MYSQL_DEFAULTS_FILE, under the environment', async () => {
+    await writeFile(
+      path.join(cwd, 'my.cnf'),
+      '[client]\nuser=cnf-user\npassword="p#w"\nhost=mysql\nport=3307\n[mysqldump]\nuser=dump-user\n',
+    );
+    const config = load({ MYSQL_DEFAULTS_FILE: 'my.cnf', MYSQL_HOST: 'override' });
+    expect(config.mysql).toMatchObject({ user: 'dump-user', host: 'override', port: 3307 });
+    expect(config.mysql.password.reveal()).toBe('p#w');
+  });
+
+  it('names the .my.cnf option when its value is bad', async () => {
+    await writeFile(path.join(cwd, 'my.cnf'), '[client]\nuser=u\nport=abc\n');
+    expect(problemsOf({ MYSQL_DEFAULTS_FILE: 'my.cnf' })).toEqual([
+      'port in MYSQL_DEFAULTS_FILE (my.cnf)="abc" expected a whole number from 1 to 65535',
+    ]);
+  });
+
+  it('treats an empty variable as unset, but keeps an empty password', () => {
+    const config = load({ MYSQL_USER: 'u', MYSQL_PORT: '', MYSQL_PASSWORD: '' });
+    expect(config.mysql.port).toBe(3306);
+    expect(config.mysql.password.isEmpty).toBe(true);
+  });
+
+  it.each([
+    [{ BACKUP_COMPRESSION: 'zstd' }, 3],
+    [{ BACKUP_COMPRESSION: 'zstd', BACKUP_COMPRESSION_LEVEL: '19' }, 19],
+    [{ BACKUP_COMPRESSION: 'gzip', BACKUP_COMPRESSION_LEVEL: '1' }, 1],
+  ])('takes the compression level for the compressor: %j', (env, level) => {
+    expect(load({ MYSQL_USER: 'u', ...env }).backup.compressionLevel).toBe(level);
+  });
+
+  it.each([
+    [{ BACKUP_COMPRESSION_LEVEL: '10' }, 'BACKUP_COMPRESSION_LEVEL="10" expected a whole number from 1 to 9 for gzip'],
+    [
+      { BACKUP_COMPRESSION: 'none', BACKUP_COMPRESSION_LEVEL: '3' },
+      'BACKUP_COMPRESSION_LEVEL="3" is set but BACKUP_COMPRESSION is none: unset it, or choose gzip or zstd',
+    ],
+    [{ BACKUP_KEEP_MIN: '0' }, 'BACKUP_KEEP_MIN="0" expected a whole number from 1 to 100000'],
+    [{ BACKUP_ON_START: 'maybe' }, 'BACKUP_ON_START="maybe" expected true or false'],
+    [{ BACKUP_TIMEOUT: '0s' }, 'BACKUP_TIMEOUT="0s" is not a duration'],
+    [{ BACKUP_SCHEDULE: '61 * * * *' }, 'BACKUP_SCHEDULE="61 * * * *" is not a valid cron expression'],
+    [{ BACKUP_SCHEDULE: '* * * * * * *' }, 'BACKUP_SCHEDULE="* * * * * * *" has 7 fields'],
+    [{ TZ: 'Europe/Atlantis' }, 'TZ="Europe/Atlantis" is not a time zone'],
+    [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL="loud" expected one of fatal, error, warn, info, debug, trace'],
+  ])('names the variable and what it expects: %j', (env, message) => {
+    const problems = problemsOf({ MYSQL_USER: 'u', ...env });
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toContain(message);
+  });
+
+  it('accepts 6-field schedules with seconds and any IANA zone', () => {
+    const config = load({ MYSQL_USER: 'u', BACKUP_SCHEDULE: '*/2 * * * * *', TZ: 'America/Argentina/Buenos_Aires' });
+    expect(config.schedule.expression).toBe('*/2 * * * * *');
+  });
+
+  it('resolves a relative BACKUP_DIR against the working directory, and the log inside it', () => {
+    const config = load({ MYSQL_USER: 'u', BACKUP_DIR: 'backups' });
+    expect(config.backup.dir).toBe(path.join(cwd, 'backups'));
+    expect(config.backup.logFile).toBe(path.join(cwd, 'backups', 'backup.log'));
+  });
+});
