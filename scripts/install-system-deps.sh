@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the tests and the demo need when this machine lacks them:
+# a MySQL-compatible server to throw away, the client tools, and zstd.
+set -euo pipefail
+
+missing=()
+have() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ]; }
+{ have mariadbd || have mysqld; } && { have mariadb-install-db || have mysqld; } || missing+=(mariadb-server)
+{ have mysql && have mysqldump; } || missing+=(mariadb-client)
+have zstd || missing+=(zstd)
+have gzip || missing+=(gzip)
+have setpriv || missing+=(util-linux)
+
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+echo "installing: ${missing[*]}"
+if [ "$(id -u)" -ne 0 ]; then
+  echo "not root: install these yourself, e.g. sudo apt-get install ${missing[*]}" >&2
+  exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+# The package's own service is not wanted here: tests and the demo start their own servers.
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
