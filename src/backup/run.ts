@@ -9,6 +9,8 @@ import { DUMP_BINARY, type DumpClient, readDumpClient } from '../mysql/dump-clie
 import { readServerInfo, type ServerInfo } from '../mysql/server-info.js';
 import { redact } from '../secret.js';
 import { checkCompressorAvailable } from './compression.js';
+import { checkFreeSpace, SPACE_REFUSE_FACTOR } from './hygiene.js';
+import { readInventory } from './inventory.js';
 import type { Manifest } from './manifest.js';
 import { dumpFileName } from './naming.js';
 import { runDumpPipeline } from './pipeline.js';
@@ -21,6 +23,8 @@ export interface RunDependencies {
   /** Aborting it stops mysqldump and abandons the run cleanly. */
   readonly signal?: AbortSignal;
   readonly dumpBinary?: string;
+  /** The scheduler names runs itself so that a skipped tick can say which run it waited for. */
+  readonly runId?: string;
 }
 
 export type RunOutcome =
@@ -34,7 +38,7 @@ export type RunOutcome =
  */
 export async function runBackup(config: Config, deps: RunDependencies): Promise<RunOutcome> {
   const now = deps.now ?? (() => new Date());
-  const runId = randomUUID().slice(0, 8);
+  const runId = deps.runId ?? randomUUID().slice(0, 8);
   const startedAt = now();
   const elapsed = () => now().getTime() - startedAt.getTime();
 
@@ -50,6 +54,8 @@ export async function runBackup(config: Config, deps: RunDependencies): Promise<
 
   try {
     await assertWritableDirectory(config.backup.dir);
+    const spaceWarning = await assertEnoughSpace(config.backup.dir);
+    if (spaceWarning) deps.emit({ type: 'backup.warning', runId, warning: spaceWarning });
     await checkCompressorAvailable(config.backup.compression);
     const client = await readDumpClient(deps.dumpBinary ?? DUMP_BINARY);
     const server = await probeServer(config, runId, deps);
@@ -120,6 +126,22 @@ export async function runBackup(config: Config, deps: RunDependencies): Promise<
     return fail(`unexpected error: ${(error as Error).message ?? String(error)}`);
   }
 }
+
+/** Fails at once when the last dump would not fit again; returns a warning when it barely would. */
+async function assertEnoughSpace(dir: string): Promise<string | undefined> {
+  const { backups } = await readInventory(dir);
+  const space = await checkFreeSpace(dir, backups[0]?.size);
+  if (space.state !== 'low' && space.state !== 'insufficient') return undefined;
+  const facts = `${formatMiB(space.freeBytes)} free in BACKUP_DIR ${dir}, and the last dump took ${formatMiB(space.lastDumpBytes)}`;
+  if (space.state === 'insufficient') {
+    throw new UserError(`not enough space: ${facts}; a run needs at least ${SPACE_REFUSE_FACTOR} times that`, {
+      hint: 'Free space on the backup volume, or shorten BACKUP_RETENTION.',
+    });
+  }
+  return `space is running low: ${facts}`;
+}
+
+const formatMiB = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
 
 async function probeServer(config: Config, runId: string, deps: RunDependencies): Promise<ServerInfo> {
   const target = describeAddress(config.mysql);

@@ -8,7 +8,8 @@ import type { ServerAddress } from './connect.js';
  * Rule: the password never reaches a command line or a child's environment. mysqldump reads it
  * from this file instead: in a fresh directory only we can enter (0700), created 0600 with O_EXCL
  * so nobody can plant it first, and removed when `use` settles, whether it succeeds or throws.
- * A kill -9 can leave it behind; the directory prefix lets start-up hygiene find it.
+ * A kill -9 can leave it behind; the directory's name carries our pid so that start-up hygiene
+ * can tell a dead process's directory from a live one's.
  */
 export const DEFAULTS_DIR_PREFIX = 'mysql-backup-sidecar-';
 
@@ -17,7 +18,7 @@ export async function withDefaultsFile<T>(
   use: (defaultsFile: string) => Promise<T>,
   tmpDir: string = os.tmpdir(),
 ): Promise<T> {
-  const dir = await mkdtemp(path.join(tmpDir, DEFAULTS_DIR_PREFIX));
+  const dir = await mkdtemp(path.join(tmpDir, `${DEFAULTS_DIR_PREFIX}${process.pid}-`));
   try {
     const file = path.join(dir, 'client.cnf');
     await writeFile(file, renderDefaultsFile(server), { mode: 0o600, flag: 'wx' });

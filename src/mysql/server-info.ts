@@ -15,8 +15,14 @@ export type BinlogAccess =
   | { readonly state: 'readable' }
   | { readonly state: 'unreadable'; readonly reason: string };
 
+/** The probe's queries are tiny; a server that takes longer is frozen, and the run must not hang on it. */
+const PROBE_QUERY_TIMEOUT_MS = 30_000;
+
+const probe = (connection: Connection, sql: string) =>
+  connection.query<RowDataPacket[]>({ sql, timeout: PROBE_QUERY_TIMEOUT_MS });
+
 export async function readServerInfo(connection: Connection): Promise<ServerInfo> {
-  const [rows] = await connection.query<RowDataPacket[]>('SELECT VERSION() AS version, @@log_bin AS logBin');
+  const [rows] = await probe(connection, 'SELECT VERSION() AS version, @@log_bin AS logBin');
   const version = String(rows[0]?.version ?? '');
   const flavour: Flavour = /mariadb/i.test(version) ? 'mariadb' : 'mysql';
   const logBin = Number(rows[0]?.logBin ?? 0) === 1;
@@ -27,12 +33,13 @@ async function readBinlogAccess(connection: Connection, flavour: Flavour): Promi
   if (flavour === 'mariadb') {
     // With --single-transaction, MariaDB's mysqldump reads the position from these status
     // variables of its consistent snapshot and needs neither RELOAD nor BINLOG MONITOR.
-    const [rows] = await connection.query<RowDataPacket[]>("SHOW STATUS LIKE 'binlog_snapshot_file'");
+    const [rows] = await probe(connection, "SHOW STATUS LIKE 'binlog_snapshot_file'");
     if (String(rows[0]?.Value ?? '') !== '') return { state: 'readable' };
   }
   // Otherwise mysqldump takes FLUSH TABLES WITH READ LOCK (RELOAD) for a moment and then reads
   // SHOW MASTER STATUS (REPLICATION CLIENT, called BINLOG MONITOR on MariaDB 10.5+).
-  const [rows] = await connection.query<RowDataPacket[]>(
+  const [rows] = await probe(
+    connection,
     `SELECT PRIVILEGE_TYPE AS privilege FROM information_schema.USER_PRIVILEGES
       WHERE GRANTEE = CONCAT("'", SUBSTRING_INDEX(CURRENT_USER(), '@', 1), "'@'",
                              SUBSTRING_INDEX(CURRENT_USER(), '@', -1), "'")`,
