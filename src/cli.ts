@@ -2,10 +2,14 @@
 import { readFileSync } from 'node:fs';
 import { backupCommand, summary as backupSummary } from './commands/backup.js';
 import type { CommandContext } from './commands/context.js';
+import { pruneCommand, summary as pruneSummary } from './commands/prune.js';
+import { runCommand, summary as runSummary } from './commands/run.js';
 import { UsageError, UserError } from './errors.js';
 
 const COMMANDS: Record<string, { run: (args: string[], context: CommandContext) => Promise<number>; summary: string }> = {
+  run: { run: runCommand, summary: runSummary },
   backup: { run: backupCommand, summary: backupSummary },
+  prune: { run: pruneCommand, summary: pruneSummary },
 };
 
 const PROGRAM = 'mysql-backup-sidecar';

@@ -2,10 +2,11 @@ import type { BinlogCoordinates } from './backup/dump-inspector.js';
 import type { Compression } from './config/schema.js';
 
 /**
- * Everything a run learns is an event. The log (and, later, the metrics) are views of these;
- * the run itself never formats a log line.
+ * Everything the sidecar learns is an event. The log (and, later, the metrics) are views of these;
+ * the modules that act never format a log line themselves.
  */
-export type BackupEvent =
+export type SidecarEvent =
+  // One backup run.
   | { type: 'mysql.waiting'; runId: string; target: string; attempt: number; retryInMs: number; cause: string }
   | { type: 'mysql.ready'; runId: string; target: string; serverVersion: string; flavour: string }
   | { type: 'backup.warning'; runId: string; warning: string }
@@ -19,7 +20,36 @@ export type BackupEvent =
       durationMs: number;
       sha256: string;
       binlog: BinlogCoordinates | null;
+      nextRun?: string | null;
     }
-  | { type: 'backup.failed'; runId: string; cause: string; stderr?: string; hint?: string; durationMs: number };
+  | {
+      type: 'backup.failed';
+      runId: string;
+      cause: string;
+      stderr?: string;
+      hint?: string;
+      durationMs: number;
+      nextRun?: string | null;
+    }
+  // Keeping the directory in order.
+  | { type: 'cleanup.removed'; path: string }
+  | { type: 'retention.deleted'; runId?: string; file: string; mtime: string; ageMs: number }
+  | { type: 'retention.applied'; runId?: string; deleted: number; kept: number }
+  | { type: 'retention.failed'; runId?: string; cause: string }
+  // The daemon.
+  | {
+      type: 'daemon.started';
+      schedule: string;
+      timeZone: string;
+      nextRun: string | null;
+      onStart: boolean;
+      backupDir: string;
+      retention: string;
+      keepMin: number;
+    }
+  | { type: 'schedule.skipped'; runningRunId: string; runningForMs: number; skippedTotal: number; nextRun: string | null }
+  | { type: 'daemon.stopping'; signal: string; runInFlight: string | null; graceMs: number }
+  | { type: 'daemon.aborting'; signal: string; runInFlight: string | null }
+  | { type: 'daemon.stopped'; outcome: 'idle' | 'finished' | 'abandoned'; waitedMs: number };
 
-export type EventSink = (event: BackupEvent) => void;
+export type EventSink = (event: SidecarEvent) => void;

@@ -1,19 +1,30 @@
 import pino, { type Logger } from 'pino';
-import type { BackupEvent, EventSink } from './events.js';
+import { formatDuration } from './config/duration.js';
+import type { EventSink, SidecarEvent } from './events.js';
+
+export interface SidecarLogger {
+  readonly logger: Logger;
+  /**
+   * Reopens the log file by its path. After an external tool renamed it (logrotate without
+   * copytruncate), lines go to the new file instead of the rotated one.
+   */
+  reopen(): void;
+}
 
 /**
- * One JSON object a line, to stdout (for `docker logs`) and appended to the log file on the
- * backup volume (for `jq` on the host). Writes are synchronous: a handful of lines a run, and a
- * line about a failure must not be lost when the process dies right after it.
+ * One JSON object a line, appended to the log file on the backup volume (for `jq` on the host)
+ * and, for the daemon and `backup`, to stdout (for `docker logs`). Writes are synchronous: a
+ * handful of lines a run, and a line about a failure must not be lost when the process dies
+ * right after it.
  */
-export function createLogger(options: { file: string; level: string }): Logger {
-  const streams = [
-    { level: options.level as pino.Level, stream: pino.destination({ dest: 1, sync: true }) },
-    { level: options.level as pino.Level, stream: pino.destination({ dest: options.file, sync: true, mkdir: true }) },
-  ];
-  return pino(
+export function createLogger(options: { file: string; level: string; stdout: boolean }): SidecarLogger {
+  const level = options.level as pino.Level;
+  const file = pino.destination({ dest: options.file, sync: true, mkdir: true });
+  const streams: pino.StreamEntry[] = [{ level, stream: file }];
+  if (options.stdout) streams.push({ level, stream: pino.destination({ dest: 1, sync: true }) });
+  const logger = pino(
     {
-      level: options.level,
+      level,
       base: undefined,
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (label) => ({ level: label }) },
@@ -22,34 +33,61 @@ export function createLogger(options: { file: string; level: string }): Logger {
     },
     pino.multistream(streams),
   );
+  return { logger, reopen: () => file.reopen() };
 }
 
-/** The log's view of the events: level, message and the fields a person reads. */
+/** The log's view of the events: a level, a sentence for a person, and every field for `jq`. */
 export function logEvents(logger: Logger): EventSink {
   return (event) => {
     const { type, ...fields } = event;
-    const line = { event: type, ...fields };
-    switch (event.type) {
-      case 'mysql.waiting':
-        logger.warn(line, `waiting for MySQL at ${event.target}: ${event.cause}; next try in ${event.retryInMs} ms`);
-        break;
-      case 'mysql.ready':
-        logger.info(line, `MySQL at ${event.target} answers: ${event.serverVersion}`);
-        break;
-      case 'backup.warning':
-        logger.warn(line, event.warning);
-        break;
-      case 'backup.started':
-        logger.info(line, `backup started: ${event.file}`);
-        break;
-      case 'backup.succeeded':
-        logger.info(line, `backup verified and stored: ${event.file} (${event.storedBytes} bytes in ${event.durationMs} ms)`);
-        break;
-      case 'backup.failed':
-        logger.error(line, `backup failed: ${event.cause}`);
-        break;
-    }
+    const [level, message] = describe(event);
+    logger[level]({ event: type, ...fields }, message);
   };
 }
 
-export type { BackupEvent };
+function describe(event: SidecarEvent): ['info' | 'warn' | 'error', string] {
+  switch (event.type) {
+    case 'mysql.waiting':
+      return ['warn', `waiting for MySQL at ${event.target}: ${event.cause}; next try in ${event.retryInMs} ms`];
+    case 'mysql.ready':
+      return ['info', `MySQL at ${event.target} answers: ${event.serverVersion}`];
+    case 'backup.warning':
+      return ['warn', event.warning];
+    case 'backup.started':
+      return ['info', `backup started: ${event.file}`];
+    case 'backup.succeeded':
+      return ['info', `backup verified and stored: ${event.file} (${event.storedBytes} bytes in ${event.durationMs} ms)`];
+    case 'backup.failed':
+      return ['error', `backup failed: ${event.cause}`];
+    case 'cleanup.removed':
+      return ['warn', `removed a leftover of an interrupted run: ${event.path}`];
+    case 'retention.deleted':
+      return ['info', `retention deleted ${event.file} (modified ${event.mtime})`];
+    case 'retention.applied':
+      return ['info', `retention: ${event.deleted} deleted, ${event.kept} kept`];
+    case 'retention.failed':
+      return ['error', `retention failed: ${event.cause}`];
+    case 'daemon.started':
+      return [
+        'info',
+        `scheduler started: "${event.schedule}" in ${event.timeZone}, next run ${event.nextRun ?? 'never'}` +
+          (event.onStart ? ', first backup now' : ''),
+      ];
+    case 'schedule.skipped':
+      return [
+        'warn',
+        `scheduled run skipped: run ${event.runningRunId} still running after ${formatDuration(Math.round(event.runningForMs / 1000) * 1000 || 1000)}`,
+      ];
+    case 'daemon.stopping':
+      return [
+        'info',
+        event.runInFlight
+          ? `${event.signal}: stopping; run ${event.runInFlight} gets ${formatDuration(event.graceMs)} to finish`
+          : `${event.signal}: stopping`,
+      ];
+    case 'daemon.aborting':
+      return ['warn', `${event.signal} again: abandoning run ${event.runInFlight ?? '(none)'} now`];
+    case 'daemon.stopped':
+      return ['info', `stopped (${event.outcome}) after ${event.waitedMs} ms`];
+  }
+}

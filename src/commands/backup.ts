@@ -13,7 +13,7 @@ export async function backupCommand(args: string[], context: CommandContext): Pr
   const config = loadConfig({ env: context.env, cwd: context.cwd });
   // Checked before the logger opens backup.log there, which would create a missing directory.
   await assertWritableDirectory(config.backup.dir);
-  const logger = createLogger({ file: config.backup.logFile, level: config.logLevel });
+  const { logger } = createLogger({ file: config.backup.logFile, level: config.logLevel, stdout: true });
 
   const abort = new AbortController();
   const cancel = () => abort.abort();

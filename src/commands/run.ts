@@ -1,0 +1,54 @@
+import { parseArgs } from 'node:util';
+import { loadConfig } from '../config/load.js';
+import { startDaemon } from '../daemon.js';
+import { createLogger, logEvents } from '../log.js';
+import { assertWritableDirectory } from '../backup/store.js';
+import type { CommandContext } from './context.js';
+
+export const summary = 'the daemon: back up on BACKUP_SCHEDULE, apply retention, stop cleanly on SIGTERM';
+
+/**
+ * `run`: until SIGTERM or SIGINT. The first signal stops scheduling and gives a run in flight
+ * BACKUP_STOP_GRACE to finish before abandoning it cleanly; a second abandons it at once.
+ * SIGHUP reopens the log file after rotation. Exit 0 once nothing runs.
+ */
+export async function runCommand(args: string[], context: CommandContext): Promise<number> {
+  parseArgs({ args, options: {}, strict: true });
+  const config = loadConfig({ env: context.env, cwd: context.cwd });
+  await assertWritableDirectory(config.backup.dir);
+  const log = createLogger({ file: config.backup.logFile, level: config.logLevel, stdout: true });
+  const emit = logEvents(log.logger);
+  const cron = log.logger.child({ component: 'node-cron' });
+  const scheduler = await startDaemon(config, {
+    emit,
+    cronLogger: {
+      info: (message) => cron.debug(message),
+      warn: (message) => cron.warn(message),
+      error: (message, error) => cron.error({ err: error }, String(message)),
+      debug: (message) => cron.debug(String(message)),
+    },
+  });
+
+  const reopen = () => log.reopen();
+  process.on('SIGHUP', reopen);
+  await new Promise<void>((resolve) => {
+    let stopping = false;
+    const onSignal = (signal: NodeJS.Signals) => {
+      if (stopping) {
+        emit({ type: 'daemon.aborting', signal, runInFlight: scheduler.runInFlight });
+        scheduler.abortNow();
+        return;
+      }
+      stopping = true;
+      emit({ type: 'daemon.stopping', signal, runInFlight: scheduler.runInFlight, graceMs: config.schedule.stopGraceMs });
+      const began = Date.now();
+      void scheduler.stop(config.schedule.stopGraceMs).then((result) => {
+        emit({ type: 'daemon.stopped', outcome: result, waitedMs: Date.now() - began });
+        process.off('SIGTERM', onSignal).off('SIGINT', onSignal).off('SIGHUP', reopen);
+        resolve();
+      });
+    };
+    process.on('SIGTERM', onSignal).on('SIGINT', onSignal);
+  });
+  return 0;
+}
