@@ -132,4 +132,16 @@ describe('backup with bad input', () => {
     expect(result.stderr).toContain('BACKUP_SCHEDULE="every three hours" has 3 fields');
     expect(result.stderr).toContain('TZ="Mars/Olympus" is not a time zone');
   });
+
+  it.each([
+    ['BACKUP_SCHEDULE', 'every 3 hours', 'BACKUP_SCHEDULE="every 3 hours" has 3 fields: expected a cron expression of 5 fields'],
+    ['BACKUP_SCHEDULE', '0 25 * * *', 'BACKUP_SCHEDULE="0 25 * * *" is not a valid cron expression'],
+    ['BACKUP_RETENTION', '7', 'BACKUP_RETENTION="7" is not a duration: expected a whole number and a unit'],
+    ['TZ', 'CEST', 'TZ="CEST" is not a time zone: expected an IANA name such as UTC or Europe/Berlin'],
+  ])('run refuses to start with %s=%j', async (variable, value, message) => {
+    const result = await runCli(['run'], { ...env, [variable]: value });
+    expect(result.exitCode).toBe(2);
+    expect(result.stderr).toContain(message);
+    expect(await dumpLikeEntries(dir)).toEqual([]);
+  });
 });

@@ -35,7 +35,7 @@ describe('the password during a backup', () => {
     try {
       await stall.waitUntilDumpWaits('backup');
       const processes = await listProcesses();
-      const dump = processes.find((p) => /mysqldump|mariadb-dump/.test(p.argv[0] ?? ''));
+      const dump = processes.find((p) => p.ppid === cli.pid && /mysqldump|mariadb-dump/.test(p.argv[0] ?? ''));
       expect(dump, 'a mysqldump process is running').toBeDefined();
 
       for (const p of processes) expect(p.argv.join(' ')).not.toContain(PASSWORD);

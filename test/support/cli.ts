@@ -47,3 +47,25 @@ export async function readLogEvents(file: string): Promise<Array<Record<string, 
     .filter(Boolean)
     .map((line) => JSON.parse(line) as Record<string, unknown>);
 }
+
+/** Polls a JSON-lines log until `done` holds for its events; returns them. */
+export async function waitForLog(
+  file: string,
+  done: (events: Array<Record<string, unknown>>) => boolean,
+  timeoutMs = 60_000,
+): Promise<Array<Record<string, unknown>>> {
+  const deadline = Date.now() + timeoutMs;
+  let events: Array<Record<string, unknown>> = [];
+  while (Date.now() < deadline) {
+    events = await readLogEvents(file).catch(() => []);
+    if (done(events)) return events;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`log ${file} did not reach the expected state within ${timeoutMs} ms; last events:\n${events
+    .slice(-10)
+    .map((e) => JSON.stringify(e))
+    .join('\n')}`);
+}
+
+export const countEvents = (events: Array<Record<string, unknown>>, type: string) =>
+  events.filter((e) => e.event === type).length;

@@ -2,6 +2,7 @@ import { readdir, readFile } from 'node:fs/promises';
 
 export interface ProcessView {
   readonly pid: number;
+  readonly ppid: number;
   readonly argv: string[];
   /** Null when the process is gone or its environment is not ours to read. */
   readonly environ: string[] | null;
@@ -15,7 +16,15 @@ export async function listProcesses(): Promise<ProcessView[]> {
       const argv = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => null);
       if (argv === null) return null;
       const environ = await readFile(`/proc/${pid}/environ`, 'utf8').catch(() => null);
-      return { pid, argv: argv.split('\0').filter(Boolean), environ: environ?.split('\0').filter(Boolean) ?? null };
+      // Field 4 of /proc/<pid>/stat, after the parenthesised command name (which may hold spaces).
+      const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      return {
+        pid,
+        ppid,
+        argv: argv.split('\0').filter(Boolean),
+        environ: environ?.split('\0').filter(Boolean) ?? null,
+      };
     }),
   );
   return views.filter((v): v is ProcessView => v !== null);

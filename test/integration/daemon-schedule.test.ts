@@ -1,0 +1,70 @@
+import { readdir } from 'node:fs/promises';
+import path from 'node:path';
+import { execa } from 'execa';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { countEvents, makeTempDir, startCli, waitForLog } from '../support/cli.js';
+import { sidecarEnv } from '../support/daemon-env.js';
+import { startTestServer, type TestServer } from '../support/mysql-server.js';
+import { createBackupAccount, loadSampleData } from '../support/sample-data.js';
+import { holdDumpMidway } from '../support/stalled-dump.js';
+
+const PASSWORD = 'schedule-pw';
+
+describe('run: the schedule', () => {
+  let server: TestServer;
+
+  beforeAll(async () => {
+    server = await startTestServer();
+    await loadSampleData(server);
+    await createBackupAccount(server, 'backup', PASSWORD);
+  });
+
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  it('every two seconds: several verified backups, never two at once, and a slow run makes ticks skip', async () => {
+    const dir = await makeTempDir();
+    const log = path.join(dir, 'backup.log');
+    const daemon = startCli(['run'], sidecarEnv(server, PASSWORD, dir, { BACKUP_SCHEDULE: '*/2 * * * * *' }));
+
+    await waitForLog(log, (events) => countEvents(events, 'backup.succeeded') >= 3);
+    // Hold the next run for several ticks.
+    const stall = await holdDumpMidway(server);
+    await stall.waitUntilDumpWaits('backup');
+    await waitForLog(log, (events) => countEvents(events, 'schedule.skipped') >= 2);
+    await stall.release();
+    const before = countEvents(await waitForLog(log, () => true), 'backup.succeeded');
+    await waitForLog(log, (events) => countEvents(events, 'backup.succeeded') >= before + 2);
+    daemon.kill('SIGTERM');
+    const result = await daemon;
+    expect(result.exitCode).toBe(0);
+
+    const events = await waitForLog(log, (e) => countEvents(e, 'daemon.stopped') === 1);
+    expect(events[0]).toMatchObject({ event: 'daemon.started', schedule: '*/2 * * * * *', timeZone: 'UTC' });
+    expect(countEvents(events, 'backup.failed')).toBe(0);
+
+    // No overlap: every run ends before the next one starts.
+    const runs = new Map<string, { start: number; end?: number }>();
+    for (const e of events) {
+      const at = Date.parse(String(e.time));
+      if (e.event === 'mysql.ready') runs.set(String(e.runId), { start: at });
+      if (e.event === 'backup.succeeded') runs.get(String(e.runId))!.end = at;
+    }
+    const ordered = [...runs.values()].sort((a, b) => a.start - b.start);
+    for (let i = 1; i < ordered.length; i++) expect(ordered[i]!.start).toBeGreaterThanOrEqual(ordered[i - 1]!.end!);
+
+    // The skips name the run they waited for, and are counted.
+    const skips = events.filter((e) => e.event === 'schedule.skipped');
+    const stalled = String(skips[0]!.runningRunId);
+    expect(skips.every((s) => s.runningRunId === stalled)).toBe(true);
+    expect(skips.map((s) => s.skippedTotal)).toEqual(skips.map((_, i) => i + 1));
+    expect(events.some((e) => e.event === 'backup.succeeded' && e.runId === stalled)).toBe(true);
+    // Each result says when the next run is due.
+    for (const e of events.filter((x) => x.event === 'backup.succeeded')) expect(Date.parse(String(e.nextRun))).toBeGreaterThan(0);
+
+    const checksums = (await readdir(dir)).filter((n) => n.endsWith('.sha256'));
+    expect(checksums.length).toBe(countEvents(events, 'backup.succeeded'));
+    await execa('sha256sum', ['-c', ...checksums], { cwd: dir });
+  });
+});

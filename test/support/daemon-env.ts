@@ -1,0 +1,13 @@
+import type { TestServer } from './mysql-server.js';
+
+/** The environment of a sidecar pointed at `server` as the fixture's backup account. */
+export function sidecarEnv(server: TestServer, password: string, dir: string, extra: Record<string, string> = {}) {
+  return {
+    MYSQL_HOST: server.host,
+    MYSQL_PORT: String(server.port),
+    MYSQL_USER: 'backup',
+    MYSQL_PASSWORD: password,
+    BACKUP_DIR: dir,
+    ...extra,
+  };
+}
