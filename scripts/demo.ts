@@ -1,7 +1,8 @@
 /**
  * The demo behind `npm run demo`: a throwaway server (the test fixture's), the sample data, a
  * least-privilege account whose credentials sit in a .my.cnf as they would in Docker secrets,
- * and the sidecar run against it as a user would run it.
+ * and the daemon run against it on a 15-second schedule, as a user would run it.
+ * DEMO_SECONDS (default 45) is how long the daemon runs; 0 means until Ctrl-C.
  */
 import { randomBytes } from 'node:crypto';
 import { readdir, writeFile } from 'node:fs/promises';
@@ -14,6 +15,7 @@ import { createBackupAccount, loadSampleData } from '../test/support/sample-data
 const root = path.resolve(import.meta.dirname, '..');
 const backupDir = path.join(root, 'container-volumes/backup/mysql');
 const secretFile = path.join(root, 'container-volumes/docker-secrets/mysql/.my.cnf');
+const seconds = Number(process.env.DEMO_SECONDS ?? 45);
 
 const server = await startTestServer();
 try {
@@ -27,9 +29,22 @@ try {
     { mode: 0o600 },
   );
   console.log(`demo: credentials in ${path.relative(root, secretFile)}; backups go to ${path.relative(root, backupDir)}`);
+  console.log(`demo: the daemon backs up now and every 15 s${seconds ? ` for ${seconds} s` : ' until Ctrl-C'}`);
 
-  const env = { PATH: process.env.PATH, MYSQL_DEFAULTS_FILE: secretFile, BACKUP_DIR: backupDir };
-  await execa(process.execPath, [CLI_PATH, 'backup'], { env, extendEnv: false, stdio: 'inherit' });
+  const daemon = execa(process.execPath, [CLI_PATH, 'run'], {
+    env: {
+      PATH: process.env.PATH,
+      MYSQL_DEFAULTS_FILE: secretFile,
+      BACKUP_DIR: backupDir,
+      BACKUP_SCHEDULE: '*/15 * * * * *',
+    },
+    extendEnv: false,
+    stdio: 'inherit',
+  });
+  // Ctrl-C reaches the daemon too; let it stop gracefully while the demo waits for it.
+  process.on('SIGINT', () => undefined);
+  if (seconds > 0) setTimeout(() => daemon.kill('SIGTERM'), seconds * 1000).unref();
+  await daemon;
 
   const files = (await readdir(backupDir)).filter((name) => name.startsWith('full_dump_')).sort();
   console.log(`demo: ${path.relative(root, backupDir)} now holds:\n  ${files.join('\n  ')}`);

@@ -82,7 +82,7 @@ export async function runBackup(config: Config, deps: RunDependencies): Promise<
       for (const warning of verdict.warnings) deps.emit({ type: 'backup.warning', runId, warning: `mysqldump: ${warning}` });
       if (!verdict.ok) {
         await discardPartialDump(partial);
-        return fail(verdict.cause, { stderr: verdict.stderr });
+        return fail(verdict.cause, { stderr: verdict.stderr, ...(verdict.hint ? { hint: verdict.hint } : {}) });
       }
       const finishedAt = now();
       const manifest: Manifest = {

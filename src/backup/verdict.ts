@@ -20,7 +20,13 @@ export interface PipelineOutcome {
 
 export type Verdict =
   | { readonly ok: true; readonly warnings: readonly string[] }
-  | { readonly ok: false; readonly cause: string; readonly stderr: string; readonly warnings: readonly string[] };
+  | {
+      readonly ok: false;
+      readonly cause: string;
+      readonly stderr: string;
+      readonly warnings: readonly string[];
+      readonly hint?: string;
+    };
 
 /**
  * Success is decided here and nowhere else: mysqldump exited 0, printed no error, its output ends
@@ -30,13 +36,25 @@ export type Verdict =
 export function judgePipeline(outcome: PipelineOutcome): Verdict {
   const { dump, writeError, inspection } = outcome;
   const { warnings, errors } = splitStderr(dump.stderr);
-  const fail = (cause: string): Verdict => ({ ok: false, cause, stderr: errors.join('\n'), warnings });
+  const fail = (cause: string, hint?: string): Verdict => ({
+    ok: false,
+    cause,
+    stderr: errors.join('\n'),
+    warnings,
+    ...(hint ? { hint } : {}),
+  });
 
   if (dump.spawnError) return fail(`mysqldump could not be started: ${dump.spawnError}`);
   if (dump.timedOut) return fail(`mysqldump did not finish within BACKUP_TIMEOUT (${formatDuration(outcome.timeoutMs)}) and was stopped`);
   if (dump.cancelled) return fail('the run was cancelled before the dump finished (shutdown)');
   // A failed write kills mysqldump with EPIPE, so the write error is the cause, not the exit code.
-  if (writeError) return fail(`writing the dump failed: ${writeError.message}`);
+  if (writeError) {
+    const full = ['ENOSPC', 'EDQUOT'].includes((writeError as NodeJS.ErrnoException).code ?? '');
+    return fail(
+      `writing the dump failed: ${writeError.message}`,
+      full ? 'The backup volume is full: free space on it, or shorten BACKUP_RETENTION.' : undefined,
+    );
+  }
   if (dump.signal) return fail(`mysqldump was killed by ${dump.signal}`);
   if (dump.exitCode !== 0) return fail(`mysqldump exited with code ${dump.exitCode}${errors.length ? `: ${errors[0]}` : ''}`);
   if (errors.length > 0) return fail(`mysqldump reported an error: ${errors[0]}`);

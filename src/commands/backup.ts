@@ -22,7 +22,7 @@ export async function backupCommand(args: string[], context: CommandContext): Pr
     const outcome = await runBackup(config, { emit: logEvents(logger), signal: abort.signal });
     if (outcome.ok) return 0;
     context.stderr.write(`mysql-backup-sidecar: backup failed: ${outcome.cause}\n`);
-    if (outcome.stderr) context.stderr.write(`${outcome.stderr.replace(/^/gm, '  mysqldump: ')}\n`);
+    if (outcome.stderr) context.stderr.write(`${outcome.stderr.replace(/^/gm, '  ')}\n`);
     if (outcome.hint) context.stderr.write(`  ${outcome.hint}\n`);
     return 1;
   } finally {
