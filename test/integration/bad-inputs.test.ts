@@ -1,10 +1,11 @@
 import { existsSync } from 'node:fs';
 import { chmod, mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { useBackupServer } from '../support/backup-server.js';
 import { dumpLikeEntries, makeTempDir, readLogEvents, runCli } from '../support/cli.js';
-import { freePort, startTestServer, type TestServer } from '../support/mysql-server.js';
-import { createBackupAccount } from '../support/sample-data.js';
+import { sidecarEnv } from '../support/daemon-env.js';
+import { freePort } from '../support/mysql-server.js';
 
 const PASSWORD = 'correct horse battery staple';
 const NOBODY = 65534;
@@ -14,28 +15,13 @@ const NOBODY = 65534;
  * exit, and leaves nothing named like a backup.
  */
 describe('backup with bad input', () => {
-  let server: TestServer;
+  const fixture = useBackupServer({ password: PASSWORD });
   let env: Record<string, string>;
   let dir: string;
 
-  beforeAll(async () => {
-    server = await startTestServer();
-    await createBackupAccount(server, 'backup', PASSWORD);
-  });
-
-  afterAll(async () => {
-    await server?.stop();
-  });
-
   beforeEach(async () => {
     dir = await makeTempDir();
-    env = {
-      MYSQL_HOST: server.host,
-      MYSQL_PORT: String(server.port),
-      MYSQL_USER: 'backup',
-      MYSQL_PASSWORD: PASSWORD,
-      BACKUP_DIR: dir,
-    };
+    env = sidecarEnv(fixture.server, PASSWORD, dir);
   });
 
   it('a wrong password fails at once, naming the account, and never echoes the password', async () => {
@@ -56,7 +42,7 @@ describe('backup with bad input', () => {
     const closedPort = await freePort();
     const result = await runCli(['backup'], { ...env, MYSQL_PORT: String(closedPort), MYSQL_WAIT_TIMEOUT: '3s' });
     expect(result.exitCode).toBe(1);
-    expect(result.stderr).toContain(`MySQL at ${server.host}:${closedPort} did not answer within 3s`);
+    expect(result.stderr).toContain(`MySQL at ${fixture.server.host}:${closedPort} did not answer within 3s`);
     expect(result.stderr).toContain('ECONNREFUSED');
     const events = await readLogEvents(path.join(dir, 'backup.log'));
     const waits = events.filter((e) => e.event === 'mysql.waiting');

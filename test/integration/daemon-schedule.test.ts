@@ -1,36 +1,25 @@
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { useBackupServer } from '../support/backup-server.js';
 import { countEvents, makeTempDir, startCli, waitForLog } from '../support/cli.js';
 import { sidecarEnv } from '../support/daemon-env.js';
-import { startTestServer, type TestServer } from '../support/mysql-server.js';
-import { createBackupAccount, loadSampleData } from '../support/sample-data.js';
 import { holdDumpMidway } from '../support/stalled-dump.js';
 
 const PASSWORD = 'schedule-pw';
 
 describe('run: the schedule', () => {
-  let server: TestServer;
-
-  beforeAll(async () => {
-    server = await startTestServer();
-    await loadSampleData(server);
-    await createBackupAccount(server, 'backup', PASSWORD);
-  });
-
-  afterAll(async () => {
-    await server?.stop();
-  });
+  const fixture = useBackupServer({ password: PASSWORD, sampleData: true });
 
   it('every two seconds: several verified backups, never two at once, and a slow run makes ticks skip', async () => {
     const dir = await makeTempDir();
     const log = path.join(dir, 'backup.log');
-    const daemon = startCli(['run'], sidecarEnv(server, PASSWORD, dir, { BACKUP_SCHEDULE: '*/2 * * * * *' }));
+    const daemon = startCli(['run'], sidecarEnv(fixture.server, PASSWORD, dir, { BACKUP_SCHEDULE: '*/2 * * * * *' }));
 
     await waitForLog(log, (events) => countEvents(events, 'backup.succeeded') >= 3);
     // Hold the next run for several ticks.
-    const stall = await holdDumpMidway(server);
+    const stall = await holdDumpMidway(fixture.server);
     await stall.waitUntilDumpWaits('backup');
     await waitForLog(log, (events) => countEvents(events, 'schedule.skipped') >= 2);
     await stall.release();

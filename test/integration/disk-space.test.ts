@@ -1,10 +1,9 @@
 import { readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { useBackupServer } from '../support/backup-server.js';
 import { readLogEvents, runCli } from '../support/cli.js';
 import { sidecarEnv } from '../support/daemon-env.js';
-import { startTestServer, type TestServer } from '../support/mysql-server.js';
-import { createBackupAccount, loadSampleData } from '../support/sample-data.js';
 import { canMount, mountSmallFilesystem } from '../support/small-filesystem.js';
 
 const PASSWORD = 'space-pw';
@@ -19,23 +18,13 @@ async function plantLastDump(dir: string, bytes: number): Promise<string> {
 }
 
 describe.skipIf(!mountable)('a small or full backup volume (tmpfs; needs root)', () => {
-  let server: TestServer;
-
-  beforeAll(async () => {
-    server = await startTestServer();
-    await loadSampleData(server);
-    await createBackupAccount(server, 'backup', PASSWORD);
-  });
-
-  afterAll(async () => {
-    await server?.stop();
-  });
+  const fixture = useBackupServer({ password: PASSWORD, sampleData: true });
 
   it('refuses to start a dump when less than 1.3 times the last one is free, before touching the server', async () => {
     const volume = await mountSmallFilesystem(3 * 1024);
     try {
       await plantLastDump(volume.dir, 2 * 1024 * 1024);
-      const result = await runCli(['backup'], sidecarEnv(server, PASSWORD, volume.dir));
+      const result = await runCli(['backup'], sidecarEnv(fixture.server, PASSWORD, volume.dir));
       expect(result.exitCode).toBe(1);
       expect(result.stderr).toMatch(/not enough space: [\d.]+ MiB free in BACKUP_DIR .*the last dump took 2\.0 MiB; a run needs at least 1\.3 times that/);
       const events = await readLogEvents(path.join(volume.dir, 'backup.log'));
@@ -49,7 +38,7 @@ describe.skipIf(!mountable)('a small or full backup volume (tmpfs; needs root)',
     const volume = await mountSmallFilesystem(6 * 1024);
     try {
       await plantLastDump(volume.dir, Math.round(2.4 * 1024 * 1024));
-      const result = await runCli(['backup'], sidecarEnv(server, PASSWORD, volume.dir));
+      const result = await runCli(['backup'], sidecarEnv(fixture.server, PASSWORD, volume.dir));
       expect(result.exitCode).toBe(0);
       const events = await readLogEvents(path.join(volume.dir, 'backup.log'));
       expect(events.find((e) => e.event === 'backup.warning')?.warning).toMatch(/space is running low/);
@@ -63,7 +52,7 @@ describe.skipIf(!mountable)('a small or full backup volume (tmpfs; needs root)',
     const volume = await mountSmallFilesystem(640);
     try {
       const older = await plantLastDump(volume.dir, 64 * 1024);
-      const result = await runCli(['backup'], sidecarEnv(server, PASSWORD, volume.dir));
+      const result = await runCli(['backup'], sidecarEnv(fixture.server, PASSWORD, volume.dir));
       expect(result.exitCode).toBe(1);
       expect(result.stderr).toMatch(/writing the dump failed: .*ENOSPC/);
       const left = await readdir(volume.dir);

@@ -1,29 +1,19 @@
 import { readFile, rename, truncate } from 'node:fs/promises';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { useBackupServer } from '../support/backup-server.js';
 import { countEvents, makeTempDir, readLogEvents, startCli, waitForLog } from '../support/cli.js';
 import { sidecarEnv } from '../support/daemon-env.js';
-import { startTestServer, type TestServer } from '../support/mysql-server.js';
-import { createBackupAccount } from '../support/sample-data.js';
 
 const PASSWORD = 'rotation-pw';
 
 describe('backup.log under rotation', () => {
-  let server: TestServer;
-
-  beforeAll(async () => {
-    server = await startTestServer();
-    await createBackupAccount(server, 'backup', PASSWORD);
-  });
-
-  afterAll(async () => {
-    await server?.stop();
-  });
+  const fixture = useBackupServer({ password: PASSWORD });
 
   it('follows a rename after SIGHUP, and keeps valid lines after copytruncate', async () => {
     const dir = await makeTempDir();
     const log = path.join(dir, 'backup.log');
-    const daemon = startCli(['run'], sidecarEnv(server, PASSWORD, dir, { BACKUP_SCHEDULE: '*/2 * * * * *' }));
+    const daemon = startCli(['run'], sidecarEnv(fixture.server, PASSWORD, dir, { BACKUP_SCHEDULE: '*/2 * * * * *' }));
     try {
       await waitForLog(log, (e) => countEvents(e, 'backup.succeeded') >= 1);
 

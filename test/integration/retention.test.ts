@@ -1,10 +1,10 @@
 import { lstat, readdir, readFile, symlink, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { useBackupServer } from '../support/backup-server.js';
 import { countEvents, makeTempDir, runCli, startCli, waitForLog } from '../support/cli.js';
 import { sidecarEnv } from '../support/daemon-env.js';
-import { freePort, startTestServer, type TestServer } from '../support/mysql-server.js';
-import { createBackupAccount } from '../support/sample-data.js';
+import { freePort } from '../support/mysql-server.js';
 
 const PASSWORD = 'retention-pw';
 const DAY = 86_400_000;
@@ -25,16 +25,7 @@ async function plantDump(dir: string, stamp: string, ageDays: number): Promise<s
 }
 
 describe('retention', () => {
-  let server: TestServer;
-
-  beforeAll(async () => {
-    server = await startTestServer();
-    await createBackupAccount(server, 'backup', PASSWORD);
-  });
-
-  afterAll(async () => {
-    await server?.stop();
-  });
+  const fixture = useBackupServer({ password: PASSWORD });
 
   it('after a successful run deletes exactly the old dumps of its own, never after a failed one', async () => {
     const dir = await makeTempDir();
@@ -57,7 +48,7 @@ describe('retention', () => {
     // A failed run first: the server is unreachable.
     const failing = startCli(
       ['run'],
-      sidecarEnv(server, PASSWORD, dir, { ...schedule, MYSQL_PORT: String(await freePort()), MYSQL_WAIT_TIMEOUT: '1s' }),
+      sidecarEnv(fixture.server, PASSWORD, dir, { ...schedule, MYSQL_PORT: String(await freePort()), MYSQL_WAIT_TIMEOUT: '1s' }),
     );
     await waitForLog(log, (events) => countEvents(events, 'backup.failed') === 1);
     failing.kill('SIGTERM');
@@ -66,7 +57,7 @@ describe('retention', () => {
     expect(countEvents(await waitForLog(log, () => true), 'retention.deleted')).toBe(0);
 
     // Then a good one.
-    const daemon = startCli(['run'], sidecarEnv(server, PASSWORD, dir, schedule));
+    const daemon = startCli(['run'], sidecarEnv(fixture.server, PASSWORD, dir, schedule));
     const events = await waitForLog(log, (e) => countEvents(e, 'retention.applied') === 1);
     daemon.kill('SIGTERM');
     expect((await daemon).exitCode).toBe(0);
@@ -85,7 +76,7 @@ describe('retention', () => {
     const dir = await makeTempDir();
     const old = await plantDump(dir, '20200101_000000', 30);
     const newest = await plantDump(dir, '20200102_000000', 20);
-    const env = sidecarEnv(server, PASSWORD, dir, { BACKUP_RETENTION: '7d' });
+    const env = sidecarEnv(fixture.server, PASSWORD, dir, { BACKUP_RETENTION: '7d' });
 
     const dry = await runCli(['prune', '--dry-run'], env);
     expect(dry.exitCode).toBe(0);

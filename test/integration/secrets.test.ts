@@ -1,32 +1,22 @@
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { useBackupServer } from '../support/backup-server.js';
 import { makeTempDir, readLogEvents, startCli } from '../support/cli.js';
-import { startTestServer, type TestServer } from '../support/mysql-server.js';
 import { listProcesses } from '../support/processes.js';
-import { createBackupAccount } from '../support/sample-data.js';
 import { holdDumpMidway } from '../support/stalled-dump.js';
 
 const PASSWORD = 'Sekr3t-only-in-the-env';
 
 describe('the password during a backup', () => {
-  let server: TestServer;
-
-  beforeAll(async () => {
-    server = await startTestServer();
-    await createBackupAccount(server, 'backup', PASSWORD);
-  });
-
-  afterAll(async () => {
-    await server?.stop();
-  });
+  const fixture = useBackupServer({ password: PASSWORD });
 
   it('is on no command line and in no child environment; its defaults file is private and removed', async () => {
     const dir = await makeTempDir();
-    const stall = await holdDumpMidway(server);
+    const stall = await holdDumpMidway(fixture.server);
     const cli = startCli(['backup'], {
-      MYSQL_HOST: server.host,
-      MYSQL_PORT: String(server.port),
+      MYSQL_HOST: fixture.server.host,
+      MYSQL_PORT: String(fixture.server.port),
       MYSQL_USER: 'backup',
       MYSQL_PASSWORD: PASSWORD,
       BACKUP_DIR: dir,

@@ -1,47 +1,33 @@
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { useBackupServer } from '../support/backup-server.js';
 import { dumpLikeEntries, makeTempDir, readLogEvents, runCli, startCli } from '../support/cli.js';
-import { startTestServer, type TestServer } from '../support/mysql-server.js';
-import { createBackupAccount, loadSampleData } from '../support/sample-data.js';
+import { sidecarEnv } from '../support/daemon-env.js';
 import { holdDumpMidway } from '../support/stalled-dump.js';
 
 const PASSWORD = 'killed-mid-dump';
 
 describe('the server killed with SIGKILL in the middle of a dump', () => {
-  let server: TestServer;
+  const fixture = useBackupServer({ password: PASSWORD, sampleData: true });
   let env: Record<string, string>;
   let dir: string;
 
   beforeAll(async () => {
-    server = await startTestServer();
-    await loadSampleData(server);
-    await createBackupAccount(server, 'backup', PASSWORD);
     dir = await makeTempDir();
-    env = {
-      MYSQL_HOST: server.host,
-      MYSQL_PORT: String(server.port),
-      MYSQL_USER: 'backup',
-      MYSQL_PASSWORD: PASSWORD,
-      BACKUP_DIR: dir,
-      MYSQL_WAIT_TIMEOUT: '5s',
-    };
-  });
-
-  afterAll(async () => {
-    await server?.stop();
+    env = sidecarEnv(fixture.server, PASSWORD, dir, { MYSQL_WAIT_TIMEOUT: '5s' });
   });
 
   it('fails within seconds with mysqldump\'s cause, leaves only the log, and the next backup succeeds', async () => {
-    const stall = await holdDumpMidway(server);
+    const stall = await holdDumpMidway(fixture.server);
     const cli = startCli(['backup'], env);
     await stall.waitUntilDumpWaits('backup');
     // Some of the dump is already written when the server dies.
     const partial = (await readdir(dir)).find((n) => n.endsWith('.partial'));
     expect(partial).toBeDefined();
 
-    await server.kill();
+    await fixture.server.kill();
     const killedAt = Date.now();
     const result = await cli;
     const secondsToExit = (Date.now() - killedAt) / 1000;
@@ -56,7 +42,7 @@ describe('the server killed with SIGKILL in the middle of a dump', () => {
     expect(failure?.cause).toMatch(/mysqldump exited with code/);
     expect(String(failure?.stderr)).toMatch(/Lost connection|server has gone away/i);
 
-    await server.restart();
+    await fixture.server.restart();
     const next = await runCli(['backup'], env);
     expect(next.exitCode).toBe(0);
     const stored = await dumpLikeEntries(dir);

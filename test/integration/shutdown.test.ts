@@ -3,12 +3,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { useBackupServer } from '../support/backup-server.js';
 import { countEvents, makeTempDir, startCli, waitForLog } from '../support/cli.js';
 import { sidecarEnv } from '../support/daemon-env.js';
-import { startTestServer, type TestServer } from '../support/mysql-server.js';
 import { listProcesses } from '../support/processes.js';
-import { createBackupAccount } from '../support/sample-data.js';
 import { holdDumpMidway } from '../support/stalled-dump.js';
 
 const PASSWORD = 'shutdown-pw';
@@ -19,22 +18,13 @@ const mysqldumpPids = async (daemonPid: number | undefined) =>
   (await listProcesses()).filter((p) => p.ppid === daemonPid && /mysqldump|mariadb-dump/.test(p.argv[0] ?? '')).map((p) => p.pid);
 
 describe('run: stopping', () => {
-  let server: TestServer;
-
-  beforeAll(async () => {
-    server = await startTestServer();
-    await createBackupAccount(server, 'backup', PASSWORD);
-  });
-
-  afterAll(async () => {
-    await server?.stop();
-  });
+  const fixture = useBackupServer({ password: PASSWORD });
 
   /** A daemon whose first run is held mid-dump by a table lock. */
   async function daemonMidDump(extra: Record<string, string> = {}) {
     const dir = await makeTempDir();
-    const stall = await holdDumpMidway(server);
-    const daemon = startCli(['run'], sidecarEnv(server, PASSWORD, dir, { ...NEVER, ...extra }));
+    const stall = await holdDumpMidway(fixture.server);
+    const daemon = startCli(['run'], sidecarEnv(fixture.server, PASSWORD, dir, { ...NEVER, ...extra }));
     await stall.waitUntilDumpWaits('backup');
     return { dir, stall, daemon, log: path.join(dir, 'backup.log') };
   }
@@ -101,7 +91,7 @@ describe('run: stopping', () => {
     await daemon;
     await stall.release(); // the orphaned mysqldump then dies writing to a pipe nobody reads
 
-    const restarted = startCli(['run'], sidecarEnv(server, PASSWORD, dir, NEVER));
+    const restarted = startCli(['run'], sidecarEnv(fixture.server, PASSWORD, dir, NEVER));
     const events = await waitForLog(log, (e) => countEvents(e, 'backup.succeeded') === 1);
     restarted.kill('SIGTERM');
     expect((await restarted).exitCode).toBe(0);

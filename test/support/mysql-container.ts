@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { MySqlContainer, type StartedMySqlContainer } from '@testcontainers/mysql';
 import mysql, { type ConnectionOptions, type RowDataPacket } from 'mysql2/promise';
 import { getContainerRuntimeClient } from 'testcontainers';
-import type { TestServer, TestServerOptions } from './mysql-server.js';
+import { queryOnce, type TestServer, type TestServerOptions } from './mysql-server.js';
 
 const ROOT_PASSWORD = 'root-test-password';
 
@@ -48,14 +48,8 @@ class ContainerServer implements TestServer {
     };
   }
 
-  async query<T extends RowDataPacket[] = RowDataPacket[]>(sql: string, values?: unknown[]): Promise<T> {
-    const connection = await mysql.createConnection(this.adminConnection());
-    try {
-      const [rows] = await connection.query<T>(sql, values);
-      return rows;
-    } finally {
-      await connection.end();
-    }
+  query<T extends RowDataPacket[] = RowDataPacket[]>(sql: string, values?: unknown[]): Promise<T> {
+    return queryOnce<T>(this.adminConnection(), sql, values);
   }
 
   async kill(): Promise<void> {

@@ -88,14 +88,8 @@ class LocalServer implements TestServer {
     return { args: ['--no-defaults', `--socket=${this.socket}`, '--user=root'], env: {} };
   }
 
-  async query<T extends RowDataPacket[] = RowDataPacket[]>(sql: string, values?: unknown[]): Promise<T> {
-    const connection = await mysql.createConnection(this.adminConnection());
-    try {
-      const [rows] = await connection.query<T>(sql, values);
-      return rows;
-    } finally {
-      await connection.end();
-    }
+  query<T extends RowDataPacket[] = RowDataPacket[]>(sql: string, values?: unknown[]): Promise<T> {
+    return queryOnce<T>(this.adminConnection(), sql, values);
   }
 
   async kill(): Promise<void> {
@@ -150,6 +144,17 @@ class LocalServer implements TestServer {
     }
     const log = await readFile(path.join(this.dir, 'error.log'), 'utf8').catch(() => '');
     throw new Error(`${this.binary} did not start on port ${this.port}:\n${log.split('\n').slice(-20).join('\n')}`);
+  }
+}
+
+/** One statement on a connection of its own, so a test may kill the server between any two. */
+export async function queryOnce<T extends RowDataPacket[]>(options: ConnectionOptions, sql: string, values?: unknown[]): Promise<T> {
+  const connection = await mysql.createConnection(options);
+  try {
+    const [rows] = await connection.query<T>(sql, values);
+    return rows;
+  } finally {
+    await connection.end();
   }
 }
 
