@@ -1,3 +1,4 @@
+import type { Logger as CronLogger } from 'node-cron';
 import { removeLeftovers } from './backup/hygiene.js';
 import { runBackup } from './backup/run.js';
 import { assertWritableDirectory } from './backup/store.js';
@@ -6,7 +7,6 @@ import type { Config } from './config/schema.js';
 import type { EventSink } from './events.js';
 import { applyRetention } from './retention.js';
 import { BackupScheduler } from './scheduler.js';
-import type { Logger as CronLogger } from 'node-cron';
 
 /**
  * The long-running sidecar: clean up after any predecessor killed with -9, then back up on the

@@ -1,5 +1,7 @@
-import type { Compression } from '../config/schema.js';
-import type { BinlogCoordinates } from './dump-inspector.js';
+import type { Compression, Config } from '../config/schema.js';
+import type { DumpClient } from '../mysql/dump-client.js';
+import type { ServerInfo } from '../mysql/server-info.js';
+import type { BinlogCoordinates, DumpInspection } from './dump-inspector.js';
 
 /** `<dump>.manifest.json`: what a person or `list`/`verify` needs to know about one backup. */
 export interface Manifest {
@@ -20,4 +22,39 @@ export interface Manifest {
   readonly flags: readonly string[];
   /** Where the dump stands in the binary log, or null when binary logging is off or unreadable. */
   readonly binlog: BinlogCoordinates | null;
+}
+
+export function buildManifest(run: {
+  file: string;
+  runId: string;
+  startedAt: Date;
+  finishedAt: Date;
+  inspection: DumpInspection;
+  storedBytes: number;
+  sha256: string;
+  config: Config;
+  server: ServerInfo;
+  client: DumpClient;
+  flags: readonly string[];
+}): Manifest {
+  const { config, server, client } = run;
+  return {
+    formatVersion: 1,
+    file: run.file,
+    runId: run.runId,
+    startedAt: run.startedAt.toISOString(),
+    finishedAt: run.finishedAt.toISOString(),
+    durationMs: run.finishedAt.getTime() - run.startedAt.getTime(),
+    rawBytes: run.inspection.rawBytes,
+    storedBytes: run.storedBytes,
+    sha256: run.sha256,
+    compression: {
+      algorithm: config.backup.compression,
+      level: config.backup.compression === 'none' ? null : config.backup.compressionLevel,
+    },
+    server: { host: config.mysql.host, port: config.mysql.port, version: server.version, flavour: server.flavour },
+    dumpClient: { binary: client.binary, version: client.version, flavour: client.flavour, banner: client.banner },
+    flags: run.flags,
+    binlog: run.inspection.binlog,
+  };
 }

@@ -11,7 +11,7 @@ import { redact } from '../secret.js';
 import { checkCompressorAvailable } from './compression.js';
 import { checkFreeSpace, SPACE_REFUSE_FACTOR } from './hygiene.js';
 import { readInventory } from './inventory.js';
-import type { Manifest } from './manifest.js';
+import { buildManifest, type Manifest } from './manifest.js';
 import { dumpFileName } from './naming.js';
 import { runDumpPipeline } from './pipeline.js';
 import { assertWritableDirectory, createPartialDump, discardPartialDump, publishDump } from './store.js';
@@ -84,26 +84,19 @@ export async function runBackup(config: Config, deps: RunDependencies): Promise<
         await discardPartialDump(partial);
         return fail(verdict.cause, { stderr: verdict.stderr, ...(verdict.hint ? { hint: verdict.hint } : {}) });
       }
-      const finishedAt = now();
-      const manifest: Manifest = {
-        formatVersion: 1,
+      const manifest = buildManifest({
         file: dumpName,
         runId,
-        startedAt: dumpStartedAt.toISOString(),
-        finishedAt: finishedAt.toISOString(),
-        durationMs: finishedAt.getTime() - dumpStartedAt.getTime(),
-        rawBytes: outcome.inspection.rawBytes,
+        startedAt: dumpStartedAt,
+        finishedAt: now(),
+        inspection: outcome.inspection,
         storedBytes,
         sha256,
-        compression: {
-          algorithm: config.backup.compression,
-          level: config.backup.compression === 'none' ? null : config.backup.compressionLevel,
-        },
-        server: { host: config.mysql.host, port: config.mysql.port, version: server.version, flavour: server.flavour },
-        dumpClient: { binary: client.binary, version: client.version, flavour: client.flavour, banner: client.banner },
+        config,
+        server,
+        client,
         flags,
-        binlog: outcome.inspection.binlog,
-      };
+      });
       await publishDump(partial, config.backup.dir, dumpName, { sha256, manifest });
       deps.emit({
         type: 'backup.succeeded',
