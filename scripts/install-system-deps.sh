@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the tests and the demo need when this machine lacks them:
-# a MySQL-compatible server to throw away, the client tools, and zstd.
+# a MySQL-compatible server to throw away, the client tools, zstd, and Prometheus.
 set -euo pipefail
 
 missing=()
@@ -10,6 +10,8 @@ have() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ]; }
 have zstd || missing+=(zstd)
 have gzip || missing+=(gzip)
 have setpriv || missing+=(util-linux)
+# Prometheus scrapes the daemon in a test; promtool checks and unit-tests the alert rules.
+{ have prometheus && have promtool; } || missing+=(prometheus)
 
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0

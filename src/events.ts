@@ -7,6 +7,7 @@ import type { Compression } from './config/schema.js';
  */
 export type SidecarEvent =
   // One backup run.
+  | { type: 'run.started'; runId: string }
   | { type: 'mysql.waiting'; runId: string; target: string; attempt: number; retryInMs: number; cause: string }
   | { type: 'mysql.ready'; runId: string; target: string; serverVersion: string; flavour: string }
   | { type: 'backup.warning'; runId: string; warning: string }
@@ -18,6 +19,7 @@ export type SidecarEvent =
       rawBytes: number;
       storedBytes: number;
       durationMs: number;
+      finishedAt: string;
       sha256: string;
       binlog: BinlogCoordinates | null;
       nextRun?: string | null;
@@ -46,6 +48,8 @@ export type SidecarEvent =
       backupDir: string;
       retention: string;
       keepMin: number;
+      maxAge: string;
+      http: string;
     }
   | { type: 'schedule.skipped'; runningRunId: string; runningForMs: number; skippedTotal: number; nextRun: string | null }
   | { type: 'daemon.stopping'; signal: string; runInFlight: string | null; graceMs: number }

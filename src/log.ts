@@ -47,6 +47,8 @@ export function logEvents(logger: Logger): EventSink {
 
 function describe(event: SidecarEvent): ['info' | 'warn' | 'error', string] {
   switch (event.type) {
+    case 'run.started':
+      return ['info', `run ${event.runId} started`];
     case 'mysql.waiting':
       return ['warn', `waiting for MySQL at ${event.target}: ${event.cause}; next try in ${event.retryInMs} ms`];
     case 'mysql.ready':
@@ -71,7 +73,8 @@ function describe(event: SidecarEvent): ['info' | 'warn' | 'error', string] {
       return [
         'info',
         `scheduler started: "${event.schedule}" in ${event.timeZone}, next run ${event.nextRun ?? 'never'}` +
-          (event.onStart ? ', first backup now' : ''),
+          `${event.onStart ? ', first backup now' : ''}; healthy while the newest backup is younger than ${event.maxAge}; ` +
+          `metrics and health on ${event.http}`,
       ];
     case 'schedule.skipped':
       return [

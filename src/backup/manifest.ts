@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import type { Compression, Config } from '../config/schema.js';
 import type { DumpClient } from '../mysql/dump-client.js';
 import type { ServerInfo } from '../mysql/server-info.js';
@@ -57,4 +58,14 @@ export function buildManifest(run: {
     flags: run.flags,
     binlog: run.inspection.binlog,
   };
+}
+
+/** The manifest of a dump, or null when it is missing or unreadable (a dump is judged by itself first). */
+export async function readManifest(manifestPath: string): Promise<Manifest | null> {
+  try {
+    const parsed = JSON.parse(await readFile(manifestPath, 'utf8')) as Partial<Manifest>;
+    return parsed.formatVersion === 1 && typeof parsed.finishedAt === 'string' ? (parsed as Manifest) : null;
+  } catch {
+    return null;
+  }
 }

@@ -52,6 +52,7 @@ export async function runBackup(config: Config, deps: RunDependencies): Promise<
     return { ok: false, runId, ...clean };
   };
 
+  deps.emit({ type: 'run.started', runId });
   try {
     await assertWritableDirectory(config.backup.dir);
     const spaceWarning = await assertEnoughSpace(config.backup.dir);
@@ -105,6 +106,7 @@ export async function runBackup(config: Config, deps: RunDependencies): Promise<
         rawBytes: manifest.rawBytes,
         storedBytes,
         durationMs: manifest.durationMs,
+        finishedAt: manifest.finishedAt,
         sha256,
         binlog: manifest.binlog,
       });

@@ -33,8 +33,18 @@ export interface Config {
     readonly maxAgeMs: number;
     readonly keepMin: number;
   };
+  readonly http: {
+    readonly host: string;
+    readonly port: number;
+  };
   readonly logLevel: string;
 }
+
+/**
+ * 8437 lies outside the ports the Prometheus project allocates to exporters (9100-9999) and its
+ * own (9090-9094), so the sidecar collides with no exporter beside it, mysqld_exporter included.
+ */
+export const DEFAULT_HTTP_PORT = 8437;
 
 /** Defaults of the variables that have one; the README's configuration table mirrors this. */
 export const DEFAULTS = {
@@ -52,6 +62,8 @@ export const DEFAULTS = {
   BACKUP_STOP_GRACE: '30s',
   TZ: 'UTC',
   LOG_LEVEL: 'info',
+  HTTP_HOST: '0.0.0.0',
+  HTTP_PORT: String(DEFAULT_HTTP_PORT),
 } as const;
 
 /** Level range and default per compressor: gzip as zlib takes it, zstd without --ultra. */
@@ -120,6 +132,8 @@ const schema = z
     BACKUP_STOP_GRACE: duration,
     BACKUP_LOG_FILE: z.string().optional(),
     TZ: timeZone,
+    HTTP_HOST: z.string().regex(/^[^\s]+$/, 'expected an address to listen on, e.g. 0.0.0.0 or 127.0.0.1'),
+    HTTP_PORT: wholeNumber(1, 65535),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace'], {
       error: 'expected one of fatal, error, warn, info, debug, trace',
     }),
@@ -204,6 +218,7 @@ export function parseSettings(
       maxAgeMs: v.BACKUP_RETENTION,
       keepMin: v.BACKUP_KEEP_MIN,
     },
+    http: { host: v.HTTP_HOST, port: v.HTTP_PORT },
     logLevel: v.LOG_LEVEL,
   };
   return { config: deepFreeze(config) };
