@@ -1,10 +1,10 @@
 #!/usr/bin/env node
-import { readFileSync } from 'node:fs';
 import { backupCommand, summary as backupSummary } from './commands/backup.js';
 import type { CommandContext } from './commands/context.js';
 import { pruneCommand, summary as pruneSummary } from './commands/prune.js';
 import { runCommand, summary as runSummary } from './commands/run.js';
 import { UsageError, UserError } from './errors.js';
+import { packageVersion } from './version.js';
 
 const COMMANDS: Record<string, { run: (args: string[], context: CommandContext) => Promise<number>; summary: string }> = {
   run: { run: runCommand, summary: runSummary },
@@ -28,11 +28,6 @@ function usage(): string {
   ].join('\n');
 }
 
-function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
-  return pkg.version;
-}
-
 export async function main(argv: string[], context: CommandContext): Promise<number> {
   const [command, ...rest] = argv;
   if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
@@ -40,7 +35,7 @@ export async function main(argv: string[], context: CommandContext): Promise<num
     return command === undefined ? 2 : 0;
   }
   if (command === '--version') {
-    context.stdout.write(`${version()}\n`);
+    context.stdout.write(`${packageVersion()}\n`);
     return 0;
   }
   const entry = COMMANDS[command];

@@ -1,24 +1,44 @@
 import type { Logger as CronLogger } from 'node-cron';
 import { removeLeftovers } from './backup/hygiene.js';
+import { readInventory } from './backup/inventory.js';
 import { runBackup } from './backup/run.js';
 import { assertWritableDirectory } from './backup/store.js';
 import { formatDuration } from './config/duration.js';
 import type { Config } from './config/schema.js';
-import type { EventSink } from './events.js';
+import type { EventSink, SidecarEvent } from './events.js';
+import { defaultMaxAgeMs, evaluateHealth } from './health.js';
+import { startHttpServer } from './http.js';
+import { createMetrics } from './metrics.js';
 import { applyRetention } from './retention.js';
-import { BackupScheduler } from './scheduler.js';
+import { RunHistory } from './run-history.js';
+import { BackupScheduler, type StopOutcome, upcomingRuns } from './scheduler.js';
+
+export interface Daemon {
+  readonly scheduler: BackupScheduler;
+  /** Stops scheduling, lets the run in flight finish within `graceMs` (or abandons it), closes HTTP. */
+  stop(graceMs: number): Promise<StopOutcome>;
+}
 
 /**
- * The long-running sidecar: clean up after any predecessor killed with -9, then back up on the
- * schedule (and once at start), applying retention after every successful run.
+ * The long-running sidecar: clean up after any predecessor killed with -9, serve metrics and
+ * health, then back up on the schedule (and once at start), applying retention after every
+ * successful run. Every event goes to the log, the run history and the metrics, in that order.
  */
 export async function startDaemon(
   config: Config,
-  options: { emit: EventSink; cronLogger?: CronLogger },
-): Promise<BackupScheduler> {
-  const { emit } = options;
+  options: { log: EventSink; version: string; cronLogger?: CronLogger },
+): Promise<Daemon> {
+  const { log } = options;
   await assertWritableDirectory(config.backup.dir);
-  for (const path of await removeLeftovers(config.backup.dir)) emit({ type: 'cleanup.removed', path });
+  for (const path of await removeLeftovers(config.backup.dir)) log({ type: 'cleanup.removed', path });
+
+  const startedAtMs = Date.now();
+  const maxAgeMs =
+    config.schedule.maxAgeMs ?? defaultMaxAgeMs(upcomingRuns(config.schedule.expression, config.schedule.timeZone, 24));
+  const history = await RunHistory.fromDisk(config.backup.dir);
+  const metrics = createMetrics({ history, backupDir: config.backup.dir, version: options.version, maxAgeMs });
+  const observers: EventSink[] = [log, history.observe, metrics.observe];
+  const emit: EventSink = (event: SidecarEvent) => observers.forEach((observe) => observe(event));
 
   const scheduler: BackupScheduler = new BackupScheduler({
     expression: config.schedule.expression,
@@ -43,6 +63,42 @@ export async function startDaemon(
       }
     },
   });
+
+  const http = await startHttpServer(config.http.host, config.http.port, {
+    metrics: async () => ({ contentType: metrics.contentType, body: await metrics.render() }),
+    health: async () => {
+      const nowMs = Date.now();
+      const verdict = evaluateHealth({
+        nowMs,
+        startedAtMs,
+        maxAgeMs,
+        lastSuccessAtMs: history.lastSuccess?.finishedAt.getTime() ?? null,
+        consecutiveFailures: history.consecutiveFailures,
+        runsFinished: history.runsFinished,
+      });
+      const { lastSuccess, lastFailure } = history;
+      return {
+        healthy: verdict.healthy,
+        body: {
+          status: verdict.status,
+          reason: verdict.reason,
+          lastSuccess: lastSuccess && {
+            time: lastSuccess.finishedAt.toISOString(),
+            file: lastSuccess.file,
+            storedBytes: lastSuccess.storedBytes,
+            ageSeconds: Math.round((nowMs - lastSuccess.finishedAt.getTime()) / 1000),
+          },
+          lastFailure: lastFailure && { time: lastFailure.at.toISOString(), cause: lastFailure.cause },
+          consecutiveFailures: history.consecutiveFailures,
+          runInFlight: history.runInFlight,
+          nextRun: scheduler.nextRun?.toISOString() ?? null,
+          backupsOnDisk: (await readInventory(config.backup.dir)).backups.filter((b) => b.checksummed).length,
+          maxAgeSeconds: maxAgeMs / 1000,
+        },
+      };
+    },
+  });
+
   scheduler.start();
   emit({
     type: 'daemon.started',
@@ -53,7 +109,17 @@ export async function startDaemon(
     backupDir: config.backup.dir,
     retention: formatDuration(config.retention.maxAgeMs),
     keepMin: config.retention.keepMin,
+    maxAge: formatDuration(maxAgeMs) + (config.schedule.maxAgeMs === undefined ? ' (from the schedule)' : ''),
+    http: http.address,
   });
   if (config.schedule.onStart) scheduler.trigger();
-  return scheduler;
+
+  return {
+    scheduler,
+    async stop(graceMs) {
+      const outcome = await scheduler.stop(graceMs);
+      await http.close();
+      return outcome;
+    },
+  };
 }

@@ -103,3 +103,13 @@ export class BackupScheduler {
     this.#current?.abort.abort();
   }
 }
+
+/** The next `count` times `expression` fires in `timeZone`, for deriving how stale a backup may get. */
+export function upcomingRuns(expression: string, timeZone: string, count: number): Date[] {
+  const probe = createTask(expression, () => undefined, { timezone: timeZone });
+  try {
+    return probe.getNextRuns(count);
+  } finally {
+    void probe.destroy();
+  }
+}

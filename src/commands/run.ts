@@ -3,6 +3,7 @@ import { loadConfig } from '../config/load.js';
 import { startDaemon } from '../daemon.js';
 import { createLogger, logEvents } from '../log.js';
 import { assertWritableDirectory } from '../backup/store.js';
+import { packageVersion } from '../version.js';
 import type { CommandContext } from './context.js';
 
 export const summary = 'the daemon: back up on BACKUP_SCHEDULE, apply retention, stop cleanly on SIGTERM';
@@ -19,8 +20,9 @@ export async function runCommand(args: string[], context: CommandContext): Promi
   const log = createLogger({ file: config.backup.logFile, level: config.logLevel, stdout: true });
   const emit = logEvents(log.logger);
   const cron = log.logger.child({ component: 'node-cron' });
-  const scheduler = await startDaemon(config, {
-    emit,
+  const daemon = await startDaemon(config, {
+    log: emit,
+    version: packageVersion(),
     cronLogger: {
       info: (message) => cron.debug(message),
       warn: (message) => cron.warn(message),
@@ -35,14 +37,14 @@ export async function runCommand(args: string[], context: CommandContext): Promi
     let stopping = false;
     const onSignal = (signal: NodeJS.Signals) => {
       if (stopping) {
-        emit({ type: 'daemon.aborting', signal, runInFlight: scheduler.runInFlight });
-        scheduler.abortNow();
+        emit({ type: 'daemon.aborting', signal, runInFlight: daemon.scheduler.runInFlight });
+        daemon.scheduler.abortNow();
         return;
       }
       stopping = true;
-      emit({ type: 'daemon.stopping', signal, runInFlight: scheduler.runInFlight, graceMs: config.schedule.stopGraceMs });
+      emit({ type: 'daemon.stopping', signal, runInFlight: daemon.scheduler.runInFlight, graceMs: config.schedule.stopGraceMs });
       const began = Date.now();
-      void scheduler.stop(config.schedule.stopGraceMs).then((result) => {
+      void daemon.stop(config.schedule.stopGraceMs).then((result) => {
         emit({ type: 'daemon.stopped', outcome: result, waitedMs: Date.now() - began });
         process.off('SIGTERM', onSignal).off('SIGINT', onSignal).off('SIGHUP', reopen);
         resolve();

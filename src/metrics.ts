@@ -1,0 +1,127 @@
+import { statfs } from 'node:fs/promises';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { readInventory } from './backup/inventory.js';
+import type { EventSink } from './events.js';
+import type { RunHistory } from './run-history.js';
+
+const PREFIX = 'mysql_backup_';
+const seconds = (date: Date | undefined | null) => (date ? date.getTime() / 1000 : 0);
+
+export interface SidecarMetrics {
+  readonly observe: EventSink;
+  readonly contentType: string;
+  /** The exposition text, with the storage gauges read from BACKUP_DIR just now. */
+  render(): Promise<string>;
+}
+
+/**
+ * The Prometheus view of the same events the log shows. Counters count events; every "last ..."
+ * gauge reads the run history (which a restart seeds from the newest manifests), and the storage
+ * gauges are read from BACKUP_DIR at each scrape, so they say what is on disk now.
+ * A value that has never happened is 0 (e.g. last_failure_timestamp_seconds before any failure).
+ */
+export function createMetrics(options: {
+  history: RunHistory;
+  backupDir: string;
+  version: string;
+  maxAgeMs: number;
+}): SidecarMetrics {
+  const { history, backupDir } = options;
+  const registry = new Registry();
+  const registers = [registry];
+  collectDefaultMetrics({ register: registry });
+
+  new Gauge({ name: `${PREFIX}build_info`, help: 'Always 1; the version of the sidecar is a label.', labelNames: ['version'], registers }).set(
+    { version: options.version },
+    1,
+  );
+  new Gauge({
+    name: `${PREFIX}max_age_seconds`,
+    help: 'BACKUP_MAX_AGE: /health turns 503 when the newest good backup is older.',
+    registers,
+  }).set(options.maxAgeMs / 1000);
+
+  const fromHistory = (name: string, help: string, read: () => number) =>
+    new Gauge({
+      name: `${PREFIX}${name}`,
+      help,
+      registers,
+      collect() {
+        this.set(read());
+      },
+    });
+  fromHistory('last_success_timestamp_seconds', 'When the newest good backup finished (Unix time); 0 if there is none.', () =>
+    seconds(history.lastSuccess?.finishedAt),
+  );
+  fromHistory('last_failure_timestamp_seconds', 'When the last failed run ended (Unix time), since start; 0 if none.', () =>
+    seconds(history.lastFailure?.at),
+  );
+  fromHistory('last_duration_seconds', 'How long the newest good backup took to dump and store.', () =>
+    (history.lastSuccess?.durationMs ?? 0) / 1000,
+  );
+  fromHistory('last_size_bytes', 'Stored (compressed) size of the newest good backup.', () => history.lastSuccess?.storedBytes ?? 0);
+  fromHistory('previous_size_bytes', 'Stored size of the good backup before the newest; compare to catch a shrinking dump.', () =>
+    history.previousSuccess?.storedBytes ?? 0,
+  );
+  fromHistory('in_progress', '1 while a backup run is in flight.', () => (history.runInFlight ? 1 : 0));
+  fromHistory('consecutive_failures', 'Failed runs since the last good one.', () => history.consecutiveFailures);
+
+  const runs = new Counter({ name: `${PREFIX}runs_total`, help: 'Finished backup runs by result.', labelNames: ['result'], registers });
+  runs.inc({ result: 'success' }, 0);
+  runs.inc({ result: 'failure' }, 0);
+  const skipped = new Counter({ name: `${PREFIX}skipped_runs_total`, help: 'Scheduled runs skipped because one was still in flight.', registers });
+  const deleted = new Counter({ name: `${PREFIX}retention_deleted_total`, help: 'Backups deleted by retention.', registers });
+  const duration = new Histogram({
+    name: `${PREFIX}duration_seconds`,
+    help: 'Duration of successful backup runs (dump and store).',
+    buckets: [0.5, 1, 5, 15, 60, 300, 900, 1800, 3600, 7200, 14400],
+    registers,
+  });
+
+  const storage = (name: string, help: string) => new Gauge({ name: `${PREFIX}${name}`, help, registers });
+  const backups = storage('backups', 'Good (checksummed) backups in BACKUP_DIR now.');
+  const storedBytes = storage('stored_bytes', 'Bytes of the dumps in BACKUP_DIR now.');
+  const oldest = storage('oldest_backup_timestamp_seconds', 'Modification time of the oldest good backup (Unix time); 0 if none.');
+  const volumeFree = storage('volume_free_bytes', 'Bytes free for the sidecar on the file system of BACKUP_DIR.');
+  const volumeSize = storage('volume_size_bytes', 'Size of the file system of BACKUP_DIR.');
+
+  /** One read of BACKUP_DIR per scrape serves all the storage gauges. */
+  const readStorage = async () => {
+    const inventory = await readInventory(backupDir);
+    const good = inventory.backups.filter((b) => b.checksummed);
+    const fs = await statfs(backupDir);
+    backups.set(good.length);
+    storedBytes.set(inventory.backups.reduce((sum, b) => sum + b.size, 0));
+    oldest.set(good.length ? good[good.length - 1]!.mtimeMs / 1000 : 0);
+    volumeFree.set(fs.bavail * fs.bsize);
+    volumeSize.set(fs.blocks * fs.bsize);
+  };
+
+  const observe: EventSink = (event) => {
+    switch (event.type) {
+      case 'backup.succeeded':
+        runs.inc({ result: 'success' });
+        duration.observe(event.durationMs / 1000);
+        break;
+      case 'backup.failed':
+        runs.inc({ result: 'failure' });
+        break;
+      case 'schedule.skipped':
+        skipped.inc();
+        break;
+      case 'retention.deleted':
+        deleted.inc();
+        break;
+      default:
+        break;
+    }
+  };
+  return {
+    contentType: registry.contentType,
+    observe,
+    async render() {
+      await readStorage();
+      return registry.metrics();
+    },
+  };
+}
