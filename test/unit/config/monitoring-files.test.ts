@@ -1,0 +1,45 @@
+import { mkdtemp, readFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { execa } from 'execa';
+import { describe, expect, it } from 'vitest';
+import { createMetrics } from '../../../src/metrics.js';
+import { RunHistory } from '../../../src/run-history.js';
+
+const CONFIG = path.resolve(import.meta.dirname, '../../../config');
+
+/** Every mysql_backup_* name the sidecar exports, read from a real rendering of its registry. */
+async function exportedNames(): Promise<Set<string>> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'mbs-metrics-'));
+  const metrics = createMetrics({ history: new RunHistory(), backupDir: dir, version: 'test', maxAgeMs: 1000 });
+  const text = await metrics.render();
+  return new Set([...text.matchAll(/^(mysql_backup_\w+)/gm)].map((m) => m[1]!));
+}
+
+describe('the monitoring files in config/', () => {
+  it('promtool accepts the rules and the scrape config', async () => {
+    await execa('promtool', ['check', 'rules', 'alerts.yml'], { cwd: CONFIG });
+    await execa('promtool', ['check', 'config', 'prometheus.yml'], { cwd: CONFIG });
+  });
+
+  it("the alert rules pass promtool's unit tests", async () => {
+    const result = await execa('promtool', ['test', 'rules', 'alerts.test.yml'], { cwd: CONFIG, reject: false });
+    expect(result.stdout + result.stderr).toContain('SUCCESS');
+    expect(result.exitCode).toBe(0);
+  });
+
+  it('the rules and the dashboard use only metrics the sidecar exports', async () => {
+    const exported = await exportedNames();
+    for (const file of ['alerts.yml', 'grafana-dashboard.json']) {
+      const used = new Set([...(await readFile(path.join(CONFIG, file), 'utf8')).matchAll(/mysql_backup_\w+/g)].map((m) => m[0]));
+      expect(used.size, file).toBeGreaterThan(3);
+      for (const name of used) expect(exported, `${file} uses ${name}`).toContain(name);
+    }
+  });
+
+  it('the dashboard is valid JSON with its panels', async () => {
+    const dashboard = JSON.parse(await readFile(path.join(CONFIG, 'grafana-dashboard.json'), 'utf8'));
+    expect(dashboard.panels.length).toBeGreaterThanOrEqual(6);
+    for (const panel of dashboard.panels) expect(panel.targets.length).toBeGreaterThan(0);
+  });
+});
