@@ -1,4 +1,4 @@
-import { createGzip } from 'node:zlib';
+import { createGunzip, createGzip } from 'node:zlib';
 import type { Duplex } from 'node:stream';
 import { execa } from 'execa';
 import { childEnvironment } from '../child-env.js';
@@ -31,5 +31,24 @@ export async function checkCompressorAvailable(compression: Compression): Promis
     throw new UserError(`BACKUP_COMPRESSION=zstd but the ${ZSTD_BINARY} program cannot run: ${result.shortMessage}`, {
       hint: 'Install zstd (Debian: apt-get install zstd) or choose BACKUP_COMPRESSION=gzip.',
     });
+  }
+}
+
+/** The compression a stored dump uses, from its name. */
+export function compressionOf(fileName: string): Compression {
+  if (fileName.endsWith('.gz')) return 'gzip';
+  if (fileName.endsWith('.zst')) return 'zstd';
+  return 'none';
+}
+
+/** The inverse stage for reading a dump back, or null for none. */
+export function createDecompressor(compression: Compression): Duplex | null {
+  switch (compression) {
+    case 'none':
+      return null;
+    case 'gzip':
+      return createGunzip();
+    case 'zstd':
+      return execa(ZSTD_BINARY, ['-d', '-q', '-c'], { extendEnv: false, env: childEnvironment() }).duplex();
   }
 }

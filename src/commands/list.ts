@@ -1,0 +1,58 @@
+import { parseArgs } from 'node:util';
+import path from 'node:path';
+import { readInventory } from '../backup/inventory.js';
+import { readManifest } from '../backup/manifest.js';
+import { manifestFileName } from '../backup/naming.js';
+import { compressionOf } from '../backup/compression.js';
+import { loadConfig } from '../config/load.js';
+import type { CommandContext } from './context.js';
+
+export const summary = 'the backups in BACKUP_DIR, newest first; --json for scripts';
+
+/** `list [--json]`: what is there, from names, sizes and manifests; it reads no dump. */
+export async function listCommand(args: string[], context: CommandContext): Promise<number> {
+  const { values } = parseArgs({ args, options: { json: { type: 'boolean', default: false } }, strict: true });
+  const config = loadConfig({ env: context.env, cwd: context.cwd });
+  const { backups } = await readInventory(config.backup.dir);
+  const rows = await Promise.all(
+    backups.map(async (b) => {
+      const manifest = await readManifest(path.join(config.backup.dir, manifestFileName(b.name)));
+      return {
+        file: b.name,
+        time: manifest?.startedAt ?? new Date(b.mtimeMs).toISOString(),
+        storedBytes: b.size,
+        rawBytes: manifest?.rawBytes ?? null,
+        compression: compressionOf(b.name),
+        level: manifest?.compression.level ?? null,
+        checksum: b.checksummed ? 'present' : 'missing',
+        manifest: manifest !== null,
+        binlog: manifest?.binlog ?? null,
+      };
+    }),
+  );
+  if (values.json) {
+    context.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
+    return 0;
+  }
+  if (rows.length === 0) {
+    context.stdout.write(`no backups in ${config.backup.dir}\n`);
+    return 0;
+  }
+  const table = [
+    ['FILE', 'STARTED (UTC)', 'STORED', 'SQL', 'COMPRESSION', 'CHECKSUM', 'BINLOG'],
+    ...rows.map((r) => [
+      r.file,
+      r.time.replace('T', ' ').slice(0, 19),
+      mib(r.storedBytes),
+      r.rawBytes === null ? '?' : mib(r.rawBytes),
+      r.level === null ? r.compression : `${r.compression} ${r.level}`,
+      r.checksum,
+      r.binlog ? [r.binlog.file && `${r.binlog.file}:${r.binlog.position}`, r.binlog.gtid && `gtid ${r.binlog.gtid}`].filter(Boolean).join(' ') : '-',
+    ]),
+  ];
+  const widths = table[0]!.map((_, i) => Math.max(...table.map((row) => row[i]!.length)));
+  for (const row of table) context.stdout.write(`${row.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd()}\n`);
+  return 0;
+}
+
+const mib = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
