@@ -1,8 +1,12 @@
 #!/usr/bin/env node
 import { backupCommand, summary as backupSummary } from './commands/backup.js';
 import type { CommandContext } from './commands/context.js';
+import { drillCommand, summary as drillSummary } from './commands/drill.js';
+import { listCommand, summary as listSummary } from './commands/list.js';
 import { pruneCommand, summary as pruneSummary } from './commands/prune.js';
+import { restoreCommand, summary as restoreSummary } from './commands/restore.js';
 import { runCommand, summary as runSummary } from './commands/run.js';
+import { summary as verifySummary, verifyCommand } from './commands/verify.js';
 import { UsageError, UserError } from './errors.js';
 import { packageVersion } from './version.js';
 
@@ -10,6 +14,10 @@ const COMMANDS: Record<string, { run: (args: string[], context: CommandContext) 
   run: { run: runCommand, summary: runSummary },
   backup: { run: backupCommand, summary: backupSummary },
   prune: { run: pruneCommand, summary: pruneSummary },
+  list: { run: listCommand, summary: listSummary },
+  verify: { run: verifyCommand, summary: verifySummary },
+  restore: { run: restoreCommand, summary: restoreSummary },
+  drill: { run: drillCommand, summary: drillSummary },
 };
 
 const PROGRAM = 'mysql-backup-sidecar';
@@ -59,7 +67,13 @@ function report(error: unknown, context: CommandContext, debug: boolean): number
   return 1;
 }
 
-const context: CommandContext = { env: process.env, cwd: process.cwd(), stdout: process.stdout, stderr: process.stderr };
+const context: CommandContext = {
+  env: process.env,
+  cwd: process.cwd(),
+  stdin: process.stdin,
+  stdout: process.stdout,
+  stderr: process.stderr,
+};
 // Should the event loop ever drain with `main` unsettled (a promise nobody resolves), the
 // process must not exit 0 as if a backup had been stored.
 let settled = false;

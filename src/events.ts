@@ -33,6 +33,13 @@ export type SidecarEvent =
       durationMs: number;
       nextRun?: string | null;
     }
+  // Restores and drills.
+  | { type: 'restore.started'; file: string; target: string; storedBytes: number }
+  | { type: 'restore.progress'; file: string; percent: number; bytes: number }
+  | { type: 'restore.succeeded'; file: string; target: string; durationMs: number }
+  | { type: 'restore.failed'; file: string; target: string; cause: string }
+  | { type: 'drill.succeeded'; file: string; target: string; tables: number; durationMs: number }
+  | { type: 'drill.failed'; file: string; target: string; problems: readonly string[]; durationMs: number }
   // Keeping the directory in order.
   | { type: 'cleanup.removed'; path: string }
   | { type: 'retention.deleted'; runId?: string; file: string; mtime: string; ageMs: number }

@@ -61,6 +61,18 @@ function describe(event: SidecarEvent): ['info' | 'warn' | 'error', string] {
       return ['info', `backup verified and stored: ${event.file} (${event.storedBytes} bytes in ${event.durationMs} ms)`];
     case 'backup.failed':
       return ['error', `backup failed: ${event.cause}`];
+    case 'restore.started':
+      return ['info', `restore of ${event.file} into ${event.target} started`];
+    case 'restore.progress':
+      return ['info', `restore of ${event.file}: ${event.percent}%`];
+    case 'restore.succeeded':
+      return ['info', `restored ${event.file} into ${event.target} in ${event.durationMs} ms`];
+    case 'restore.failed':
+      return ['error', `restore of ${event.file} into ${event.target} failed: ${event.cause}`];
+    case 'drill.succeeded':
+      return ['info', `drill passed: ${event.file} restored into ${event.target}, ${event.tables} tables checked`];
+    case 'drill.failed':
+      return ['error', `drill failed for ${event.file} on ${event.target}: ${event.problems.join('; ')}`];
     case 'cleanup.removed':
       return ['warn', `removed a leftover of an interrupted run: ${event.path}`];
     case 'retention.deleted':

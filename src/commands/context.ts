@@ -2,6 +2,7 @@
 export interface CommandContext {
   readonly env: NodeJS.ProcessEnv;
   readonly cwd: string;
+  readonly stdin: NodeJS.ReadableStream & { readonly isTTY?: boolean };
   readonly stdout: NodeJS.WritableStream;
   readonly stderr: NodeJS.WritableStream;
 }

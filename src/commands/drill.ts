@@ -1,0 +1,53 @@
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { locateBackup } from '../backup/locate.js';
+import { loadConfig } from '../config/load.js';
+import { UsageError } from '../errors.js';
+import { createLogger, logEvents } from '../log.js';
+import { describeAddress } from '../mysql/connect.js';
+import { resolveTarget, TARGET_OPTIONS } from '../mysql/target.js';
+import { runDrill } from '../restore/drill.js';
+import type { CommandContext } from './context.js';
+
+export const summary = 'drill [FILE|latest] --host H --port P: restore into a scratch server and check every table';
+
+/**
+ * `drill`: proves a backup restores, on a scratch server the user names (never the one being
+ * backed up): every table of the dump must exist there, pass CHECK TABLE and hold its rows.
+ */
+export async function drillCommand(args: string[], context: CommandContext): Promise<number> {
+  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: TARGET_OPTIONS, strict: true });
+  const config = loadConfig({ env: context.env, cwd: context.cwd });
+  if (!values.host && !values.port && !values['defaults-file']) {
+    throw new UsageError('drill needs the scratch server to restore into: --host and --port, or --defaults-file');
+  }
+  const target = resolveTarget(config.mysql, values, context.cwd);
+  const where = describeAddress(target);
+  if (where === describeAddress(config.mysql)) {
+    throw new UsageError(`${where} is the server being backed up (MYSQL_HOST:MYSQL_PORT); a drill restores into a scratch server`);
+  }
+  const file = await locateBackup(config.backup.dir, positionals[0]);
+  const name = path.basename(file);
+  const emit = logEvents(createLogger({ file: config.backup.logFile, level: config.logLevel, stdout: false }).logger);
+
+  const began = Date.now();
+  const report = await runDrill(file, target, {
+    waitTimeoutMs: config.mysql.waitTimeoutMs,
+    onStage: (stage) => context.stderr.write(`${stage} ...\n`),
+  });
+  const durationMs = Date.now() - began;
+  for (const t of report.tables) {
+    const rows = t.actualRows === null ? 'missing' : `${t.actualRows}/${t.expectedRows} rows`;
+    context.stdout.write(`${t.ok ? 'ok  ' : 'FAIL'}  ${t.database}.${t.table}  ${rows}  CHECK TABLE: ${t.checkTable ?? '-'}\n`);
+  }
+  if (report.ok) {
+    emit({ type: 'drill.succeeded', file: name, target: where, tables: report.tables.length, durationMs });
+    context.stdout.write(
+      `drill passed: ${name} restored into ${where} in ${(report.restoreMs / 1000).toFixed(1)} s; ${report.tables.length} tables match the dump\n`,
+    );
+    return 0;
+  }
+  emit({ type: 'drill.failed', file: name, target: where, problems: report.problems, durationMs });
+  context.stdout.write(`drill FAILED for ${name} on ${where}:\n${report.problems.map((p) => `  ${p}\n`).join('')}`);
+  return 1;
+}
