@@ -11,22 +11,32 @@ const ROOT_PASSWORD = 'root-test-password';
  * the MySQL 8 path the local MariaDB cannot; the rest of the suite does not know the difference.
  */
 export async function startContainerServer(image: string, options: TestServerOptions): Promise<TestServer> {
+  return new ContainerServer(await startContainer(image, options), image, options);
+}
+
+function startContainer(image: string, options: TestServerOptions): Promise<StartedMySqlContainer> {
   const binlog = options.binlog ?? true;
-  const container = await new MySqlContainer(image)
+  return new MySqlContainer(image)
     .withRootPassword(ROOT_PASSWORD)
     .withCommand(binlog ? ['--server-id=1', '--log-bin=binlog'] : ['--skip-log-bin'])
     .start();
-  return new ContainerServer(container, image);
 }
 
 class ContainerServer implements TestServer {
   readonly flavour: 'mariadb' | 'mysql';
 
   constructor(
-    private readonly container: StartedMySqlContainer,
-    image: string,
+    private container: StartedMySqlContainer,
+    private readonly image: string,
+    private readonly options: TestServerOptions,
   ) {
     this.flavour = /mariadb/i.test(image) ? 'mariadb' : 'mysql';
+  }
+
+  /** A new empty container replaces this one; its mapped port may differ, so host and port are read anew. */
+  async wipe(): Promise<void> {
+    await this.container.stop();
+    this.container = await startContainer(this.image, this.options);
   }
 
   get host(): string {
@@ -39,6 +49,10 @@ class ContainerServer implements TestServer {
 
   adminConnection(): ConnectionOptions {
     return { host: this.host, port: this.port, user: 'root', password: ROOT_PASSWORD, multipleStatements: true };
+  }
+
+  adminOverTcp(): { user: string; password: string } {
+    return { user: 'root', password: ROOT_PASSWORD };
   }
 
   adminClient(): { args: string[]; env: Record<string, string> } {

@@ -22,11 +22,15 @@ export interface TestServer {
   adminConnection(): ConnectionOptions;
   /** Arguments and environment for the `mysql` command-line client as that account. */
   adminClient(): { args: string[]; env: Record<string, string> };
+  /** The same account over TCP, as `restore --defaults-file` gets it. */
+  adminOverTcp(): { user: string; password: string };
   query<T extends RowDataPacket[] = RowDataPacket[]>(sql: string, values?: unknown[]): Promise<T>;
   /** SIGKILL, as a crash or `docker kill` would. */
   kill(): Promise<void>;
   /** Start again on the same data directory and port; InnoDB recovers what it must. */
   restart(): Promise<void>;
+  /** Kill, wipe the data directory and start an empty server in its place (same address). */
+  wipe(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -88,6 +92,11 @@ class LocalServer implements TestServer {
     return { args: ['--no-defaults', `--socket=${this.socket}`, '--user=root'], env: {} };
   }
 
+  adminOverTcp(): { user: string; password: string } {
+    // mariadb-install-db creates root@127.0.0.1 with the same empty password as root@localhost.
+    return { user: 'root', password: '' };
+  }
+
   query<T extends RowDataPacket[] = RowDataPacket[]>(sql: string, values?: unknown[]): Promise<T> {
     return queryOnce<T>(this.adminConnection(), sql, values);
   }
@@ -99,6 +108,14 @@ class LocalServer implements TestServer {
 
   async restart(): Promise<void> {
     await this.kill();
+    await this.#launch();
+  }
+
+  async wipe(): Promise<void> {
+    await this.kill();
+    const data = path.join(this.dir, 'data');
+    await rm(data, { recursive: true, force: true });
+    await cp(await ensureTemplateDatadir(this.binary, this.flavour), data, { recursive: true });
     await this.#launch();
   }
 
