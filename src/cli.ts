@@ -88,6 +88,8 @@ main(process.argv.slice(2), context).then(
   },
   (error: unknown) => {
     settled = true;
-    process.exitCode = report(error, context, context.env.LOG_LEVEL === 'debug');
+    // Exit now: whatever a failed command had opened (a listening socket, a timer) must not keep
+    // a broken daemon alive. Writes to pipes and files are synchronous on Linux, so none is lost.
+    process.exit(report(error, context, context.env.LOG_LEVEL === 'debug'));
   },
 );

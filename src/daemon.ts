@@ -9,6 +9,10 @@ import type { EventSink, SidecarEvent } from './events.js';
 import { defaultMaxAgeMs, evaluateHealth } from './health.js';
 import { startHttpServer } from './http.js';
 import { createMetrics } from './metrics.js';
+import { UserError } from './errors.js';
+import { describeAddress } from './mysql/connect.js';
+import { resolveTarget } from './mysql/target.js';
+import { drillWithEvents } from './restore/drill.js';
 import { applyRetention } from './retention.js';
 import { RunHistory } from './run-history.js';
 import { BackupScheduler, type StopOutcome, upcomingRuns } from './scheduler.js';
@@ -64,6 +68,9 @@ export async function startDaemon(
     },
   });
 
+  // Everything that can refuse the configuration does so before the HTTP server listens.
+  const drills = config.drill.schedule ? scheduleDrills(config, config.drill.schedule, emit) : undefined;
+
   const http = await startHttpServer(config.http.host, config.http.port, {
     metrics: async () => ({ contentType: metrics.contentType, body: await metrics.render() }),
     health: async () => {
@@ -100,6 +107,7 @@ export async function startDaemon(
   });
 
   scheduler.start();
+  drills?.start();
   emit({
     type: 'daemon.started',
     schedule: config.schedule.expression,
@@ -117,9 +125,36 @@ export async function startDaemon(
   return {
     scheduler,
     async stop(graceMs) {
-      const outcome = await scheduler.stop(graceMs);
+      const [outcome] = await Promise.all([scheduler.stop(graceMs), drills?.stop(graceMs)]);
       await http.close();
       return outcome;
     },
   };
+}
+
+/**
+ * Restore drills on their own schedule into the scratch server of DRILL_DEFAULTS_FILE, checked at
+ * start-up: a drill must never restore into the server being backed up.
+ */
+function scheduleDrills(config: Config, schedule: string, emit: EventSink): BackupScheduler {
+  // The path is absolute already (resolved with the configuration).
+  const target = resolveTarget(config.mysql, { 'defaults-file': config.drill.defaultsFile }, process.cwd());
+  if (describeAddress(target) === describeAddress(config.mysql)) {
+    throw new UserError(`DRILL_DEFAULTS_FILE names ${describeAddress(target)}, the server being backed up; drills need a scratch server`, {
+      exitCode: 2,
+    });
+  }
+  return new BackupScheduler({
+    expression: schedule,
+    timeZone: config.schedule.timeZone,
+    emit,
+    run: async (runId, signal) => {
+      const newest = (await readInventory(config.backup.dir)).backups.find((b) => b.checksummed);
+      if (!newest) {
+        emit({ type: 'drill.failed', runId, file: '-', target: describeAddress(target), problems: ['there is no backup to drill yet'], durationMs: 0 });
+        return;
+      }
+      await drillWithEvents(newest.path, target, emit, { runId, signal, waitTimeoutMs: config.mysql.waitTimeoutMs });
+    },
+  });
 }

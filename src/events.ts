@@ -38,8 +38,9 @@ export type SidecarEvent =
   | { type: 'restore.progress'; file: string; percent: number; bytes: number }
   | { type: 'restore.succeeded'; file: string; target: string; durationMs: number }
   | { type: 'restore.failed'; file: string; target: string; cause: string }
-  | { type: 'drill.succeeded'; file: string; target: string; tables: number; durationMs: number }
-  | { type: 'drill.failed'; file: string; target: string; problems: readonly string[]; durationMs: number }
+  | { type: 'drill.started'; runId?: string; file: string; target: string }
+  | { type: 'drill.succeeded'; runId?: string; file: string; target: string; tables: number; durationMs: number }
+  | { type: 'drill.failed'; runId?: string; file: string; target: string; problems: readonly string[]; durationMs: number }
   // Keeping the directory in order.
   | { type: 'cleanup.removed'; path: string }
   | { type: 'retention.deleted'; runId?: string; file: string; mtime: string; ageMs: number }

@@ -69,6 +69,8 @@ function describe(event: SidecarEvent): ['info' | 'warn' | 'error', string] {
       return ['info', `restored ${event.file} into ${event.target} in ${event.durationMs} ms`];
     case 'restore.failed':
       return ['error', `restore of ${event.file} into ${event.target} failed: ${event.cause}`];
+    case 'drill.started':
+      return ['info', `drill started: ${event.file} into ${event.target}`];
     case 'drill.succeeded':
       return ['info', `drill passed: ${event.file} restored into ${event.target}, ${event.tables} tables checked`];
     case 'drill.failed':

@@ -71,6 +71,9 @@ export function createMetrics(options: {
   runs.inc({ result: 'failure' }, 0);
   const skipped = new Counter({ name: `${PREFIX}skipped_runs_total`, help: 'Scheduled runs skipped because one was still in flight.', registers });
   const deleted = new Counter({ name: `${PREFIX}retention_deleted_total`, help: 'Backups deleted by retention.', registers });
+  const drills = new Counter({ name: `${PREFIX}drills_total`, help: 'Finished restore drills by result.', labelNames: ['result'], registers });
+  const lastDrill = new Gauge({ name: `${PREFIX}last_drill_timestamp_seconds`, help: 'When the last restore drill ended (Unix time), since start; 0 if none.', registers });
+  const lastDrillSuccess = new Gauge({ name: `${PREFIX}last_drill_success`, help: '1 if the last restore drill passed, 0 if it failed or none ran since start.', registers });
   const duration = new Histogram({
     name: `${PREFIX}duration_seconds`,
     help: 'Duration of successful backup runs (dump and store).',
@@ -111,6 +114,12 @@ export function createMetrics(options: {
         break;
       case 'retention.deleted':
         deleted.inc();
+        break;
+      case 'drill.succeeded':
+      case 'drill.failed':
+        drills.inc({ result: event.type === 'drill.succeeded' ? 'success' : 'failure' });
+        lastDrill.set(Date.now() / 1000);
+        lastDrillSuccess.set(event.type === 'drill.succeeded' ? 1 : 0);
         break;
       default:
         break;

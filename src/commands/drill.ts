@@ -6,7 +6,7 @@ import { UsageError } from '../errors.js';
 import { createLogger, logEvents } from '../log.js';
 import { describeAddress } from '../mysql/connect.js';
 import { resolveTarget, TARGET_OPTIONS } from '../mysql/target.js';
-import { runDrill } from '../restore/drill.js';
+import { drillWithEvents } from '../restore/drill.js';
 import type { CommandContext } from './context.js';
 
 export const summary = 'drill [FILE|latest] --host H --port P: restore into a scratch server and check every table';
@@ -30,24 +30,20 @@ export async function drillCommand(args: string[], context: CommandContext): Pro
   const name = path.basename(file);
   const emit = logEvents(createLogger({ file: config.backup.logFile, level: config.logLevel, stdout: false }).logger);
 
-  const began = Date.now();
-  const report = await runDrill(file, target, {
+  const report = await drillWithEvents(file, target, emit, {
     waitTimeoutMs: config.mysql.waitTimeoutMs,
     onStage: (stage) => context.stderr.write(`${stage} ...\n`),
   });
-  const durationMs = Date.now() - began;
   for (const t of report.tables) {
     const rows = t.actualRows === null ? 'missing' : `${t.actualRows}/${t.expectedRows} rows`;
     context.stdout.write(`${t.ok ? 'ok  ' : 'FAIL'}  ${t.database}.${t.table}  ${rows}  CHECK TABLE: ${t.checkTable ?? '-'}\n`);
   }
   if (report.ok) {
-    emit({ type: 'drill.succeeded', file: name, target: where, tables: report.tables.length, durationMs });
     context.stdout.write(
       `drill passed: ${name} restored into ${where} in ${(report.restoreMs / 1000).toFixed(1)} s; ${report.tables.length} tables match the dump\n`,
     );
     return 0;
   }
-  emit({ type: 'drill.failed', file: name, target: where, problems: report.problems, durationMs });
   context.stdout.write(`drill FAILED for ${name} on ${where}:\n${report.problems.map((p) => `  ${p}\n`).join('')}`);
   return 1;
 }

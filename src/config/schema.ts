@@ -37,6 +37,11 @@ export interface Config {
     readonly host: string;
     readonly port: number;
   };
+  /** Scheduled restore drills into a scratch server; off unless a schedule is set. */
+  readonly drill: {
+    readonly schedule: string | undefined;
+    readonly defaultsFile: string | undefined;
+  };
   readonly logLevel: string;
 }
 
@@ -134,11 +139,20 @@ const schema = z
     TZ: timeZone,
     HTTP_HOST: z.string().regex(/^[^\s]+$/, 'expected an address to listen on, e.g. 0.0.0.0 or 127.0.0.1'),
     HTTP_PORT: wholeNumber(1, 65535),
+    DRILL_SCHEDULE: cronExpression.optional(),
+    DRILL_DEFAULTS_FILE: z.string().optional(),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace'], {
       error: 'expected one of fatal, error, warn, info, debug, trace',
     }),
   })
   .superRefine((values, ctx) => {
+    if (values.DRILL_SCHEDULE !== undefined && values.DRILL_DEFAULTS_FILE === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['DRILL_DEFAULTS_FILE'],
+        message: 'is not set but DRILL_SCHEDULE is: name a .my.cnf (host, port, user, password) of the scratch server drills restore into',
+      });
+    }
     const level = values.BACKUP_COMPRESSION_LEVEL;
     if (level === undefined) return;
     if (values.BACKUP_COMPRESSION === 'none') {
@@ -219,6 +233,10 @@ export function parseSettings(
       keepMin: v.BACKUP_KEEP_MIN,
     },
     http: { host: v.HTTP_HOST, port: v.HTTP_PORT },
+    drill: {
+      schedule: v.DRILL_SCHEDULE?.trim(),
+      defaultsFile: v.DRILL_DEFAULTS_FILE === undefined ? undefined : path.resolve(options.cwd, v.DRILL_DEFAULTS_FILE),
+    },
     logLevel: v.LOG_LEVEL,
   };
   return { config: deepFreeze(config) };

@@ -1,6 +1,8 @@
+import path from 'node:path';
 import type { RowDataPacket } from 'mysql2/promise';
 import { verifyBackup } from '../backup/verify.js';
-import { waitForServer, type ServerAddress } from '../mysql/connect.js';
+import type { EventSink } from '../events.js';
+import { describeAddress, waitForServer, type ServerAddress } from '../mysql/connect.js';
 import { restoreDump } from './restore.js';
 
 /** Schemas the server owns: restored with the rest, but their rows are the server's business. */
@@ -31,7 +33,7 @@ export interface DrillReport {
 export async function runDrill(
   file: string,
   target: ServerAddress,
-  options: { onStage?: (stage: 'verify' | 'restore' | 'check') => void; waitTimeoutMs: number },
+  options: { onStage?: (stage: 'verify' | 'restore' | 'check') => void; waitTimeoutMs: number; signal?: AbortSignal },
 ): Promise<DrillReport> {
   options.onStage?.('verify');
   const verification = await verifyBackup(file);
@@ -39,7 +41,7 @@ export async function runDrill(
 
   options.onStage?.('restore');
   const began = Date.now();
-  await restoreDump(file, target);
+  await restoreDump(file, target, options.signal ? { signal: options.signal } : {});
   const restoreMs = Date.now() - began;
 
   options.onStage?.('check');
@@ -78,3 +80,28 @@ export async function runDrill(
 }
 
 const quote = (identifier: string) => `\`${identifier.replace(/`/g, '``')}\``;
+
+/**
+ * A drill as the command and the daemon run it: started/succeeded/failed events around runDrill,
+ * with a failure to restore reported as the drill's problem rather than thrown.
+ */
+export async function drillWithEvents(
+  file: string,
+  target: ServerAddress,
+  emit: EventSink,
+  options: { runId?: string; waitTimeoutMs: number; signal?: AbortSignal; onStage?: (stage: 'verify' | 'restore' | 'check') => void },
+): Promise<DrillReport> {
+  const base = { ...(options.runId ? { runId: options.runId } : {}), file: path.basename(file), target: describeAddress(target) };
+  emit({ type: 'drill.started', ...base });
+  const began = Date.now();
+  let report: DrillReport;
+  try {
+    report = await runDrill(file, target, options);
+  } catch (error) {
+    report = { file, ok: false, problems: [(error as Error).message], restoreMs: 0, tables: [] };
+  }
+  const durationMs = Date.now() - began;
+  if (report.ok) emit({ type: 'drill.succeeded', ...base, tables: report.tables.length, durationMs });
+  else emit({ type: 'drill.failed', ...base, problems: report.problems, durationMs });
+  return report;
+}

@@ -43,12 +43,15 @@ describe('run: the schedule', () => {
     const ordered = [...runs.values()].sort((a, b) => a.start - b.start);
     for (let i = 1; i < ordered.length; i++) expect(ordered[i]!.start).toBeGreaterThanOrEqual(ordered[i - 1]!.end!);
 
-    // The skips name the run they waited for, and are counted.
+    // The skips name the run they waited for and are counted. On a loaded machine an ordinary
+    // run may overrun a 2 s tick too, so the held run is the one most skips waited for.
     const skips = events.filter((e) => e.event === 'schedule.skipped');
-    const stalled = String(skips[0]!.runningRunId);
-    expect(skips.every((s) => s.runningRunId === stalled)).toBe(true);
     expect(skips.map((s) => s.skippedTotal)).toEqual(skips.map((_, i) => i + 1));
-    expect(events.some((e) => e.event === 'backup.succeeded' && e.runId === stalled)).toBe(true);
+    const waitedFor = new Map<string, number>();
+    for (const s of skips) waitedFor.set(String(s.runningRunId), (waitedFor.get(String(s.runningRunId)) ?? 0) + 1);
+    const [held, heldSkips] = [...waitedFor.entries()].sort((a, b) => b[1] - a[1])[0]!;
+    expect(heldSkips).toBeGreaterThanOrEqual(2);
+    expect(events.some((e) => e.event === 'backup.succeeded' && e.runId === held)).toBe(true);
     // Each result says when the next run is due.
     for (const e of events.filter((x) => x.event === 'backup.succeeded')) expect(Date.parse(String(e.nextRun))).toBeGreaterThan(0);
 

@@ -2,7 +2,7 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { useBackupServer } from '../support/backup-server.js';
-import { countEvents, makeTempDir, startCli, waitForLog } from '../support/cli.js';
+import { countEvents, makeTempDir, runCli, startCli, waitForLog } from '../support/cli.js';
 import { sidecarEnv } from '../support/daemon-env.js';
 import { freePort } from '../support/mysql-server.js';
 
@@ -69,6 +69,23 @@ describe('the HTTP endpoints of run', () => {
     } finally {
       daemon.kill('SIGTERM');
       await daemon;
+    }
+  });
+
+  it('run exits 2 at once when HTTP_PORT is taken, instead of running without its endpoints', async () => {
+    const { createServer } = await import('node:net');
+    const taken = createServer().listen(0, '127.0.0.1');
+    await new Promise((resolve) => taken.once('listening', resolve));
+    const port = (taken.address() as { port: number }).port;
+    try {
+      const result = await runCli(
+        ['run'],
+        sidecarEnv(fixture.server, PASSWORD, await makeTempDir(), { HTTP_HOST: '127.0.0.1', HTTP_PORT: String(port), BACKUP_ON_START: 'false' }),
+      );
+      expect(result.exitCode).toBe(2);
+      expect(result.stderr).toContain(`cannot listen on HTTP_HOST=127.0.0.1 HTTP_PORT=${port}: EADDRINUSE`);
+    } finally {
+      taken.close();
     }
   });
 

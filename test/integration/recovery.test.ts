@@ -4,10 +4,10 @@ import { createHash } from 'node:crypto';
 import mysql from 'mysql2/promise';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { useBackupServer } from '../support/backup-server.js';
-import { makeTempDir, readLogEvents, runCli } from '../support/cli.js';
+import { countEvents, makeTempDir, readLogEvents, runCli, startCli, waitForLog } from '../support/cli.js';
 import { sidecarEnv } from '../support/daemon-env.js';
 import { fingerprint } from '../support/fingerprint.js';
-import { startTestServer, type TestServer } from '../support/mysql-server.js';
+import { freePort, startTestServer, type TestServer } from '../support/mysql-server.js';
 
 const PASSWORD = 'recovery-pw';
 
@@ -94,6 +94,44 @@ describe('recovery', () => {
     } finally {
       await scratch.stop();
     }
+  });
+
+  it('run drills the latest backup on DRILL_SCHEDULE and reports it in the log and the metrics', async () => {
+    const scratch = await startTestServer();
+    const port = await freePort();
+    const log = path.join(await makeTempDir('mbs-log-'), 'drills.log');
+    const daemon = startCli(['run'], {
+      ...env,
+      BACKUP_LOG_FILE: log,
+      BACKUP_ON_START: 'false',
+      DRILL_SCHEDULE: '*/2 * * * * *',
+      DRILL_DEFAULTS_FILE: await adminCnf(scratch),
+      HTTP_HOST: '127.0.0.1',
+      HTTP_PORT: String(port),
+    });
+    try {
+      const events = await waitForLog(log, (e) => countEvents(e, 'drill.succeeded') >= 1);
+      expect(countEvents(events, 'drill.failed')).toBe(0);
+      const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      expect(metrics).toMatch(/^mysql_backup_drills_total\{result="success"\} [1-9]/m);
+      expect(metrics).toMatch(/^mysql_backup_last_drill_success 1$/m);
+    } finally {
+      daemon.kill('SIGTERM');
+      await daemon;
+      await scratch.stop();
+    }
+  });
+
+  it('run refuses a DRILL_DEFAULTS_FILE that names the server being backed up', async () => {
+    const result = await runCli(['run'], {
+      ...env,
+      DRILL_SCHEDULE: '0 4 * * *',
+      DRILL_DEFAULTS_FILE: await adminCnf(fixture.server),
+      BACKUP_ON_START: 'false',
+      HTTP_PORT: String(await freePort()),
+    });
+    expect(result.exitCode).toBe(2);
+    expect(result.stderr).toContain('the server being backed up; drills need a scratch server');
   });
 
   it('drill refuses the server being backed up', async () => {

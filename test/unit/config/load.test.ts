@@ -110,6 +110,8 @@ describe('configuration', () => {
     [{ BACKUP_SCHEDULE: '* * * * * * *' }, 'BACKUP_SCHEDULE="* * * * * * *" has 7 fields'],
     [{ TZ: 'Europe/Atlantis' }, 'TZ="Europe/Atlantis" is not a time zone'],
     [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL="loud" expected one of fatal, error, warn, info, debug, trace'],
+    [{ DRILL_SCHEDULE: '0 4 * * *' }, 'DRILL_DEFAULTS_FILE is not set but DRILL_SCHEDULE is'],
+    [{ HTTP_PORT: '0' }, 'HTTP_PORT="0" expected a whole number from 1 to 65535'],
   ])('names the variable and what it expects: %j', (env, message) => {
     const problems = problemsOf({ MYSQL_USER: 'u', ...env });
     expect(problems).toHaveLength(1);
