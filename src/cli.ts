@@ -1,24 +1,8 @@
 #!/usr/bin/env node
-import { backupCommand, summary as backupSummary } from './commands/backup.js';
+import { COMMANDS } from './commands/index.js';
 import type { CommandContext } from './commands/context.js';
-import { drillCommand, summary as drillSummary } from './commands/drill.js';
-import { listCommand, summary as listSummary } from './commands/list.js';
-import { pruneCommand, summary as pruneSummary } from './commands/prune.js';
-import { restoreCommand, summary as restoreSummary } from './commands/restore.js';
-import { runCommand, summary as runSummary } from './commands/run.js';
-import { summary as verifySummary, verifyCommand } from './commands/verify.js';
 import { UsageError, UserError } from './errors.js';
 import { packageVersion } from './version.js';
-
-const COMMANDS: Record<string, { run: (args: string[], context: CommandContext) => Promise<number>; summary: string }> = {
-  run: { run: runCommand, summary: runSummary },
-  backup: { run: backupCommand, summary: backupSummary },
-  prune: { run: pruneCommand, summary: pruneSummary },
-  list: { run: listCommand, summary: listSummary },
-  verify: { run: verifyCommand, summary: verifySummary },
-  restore: { run: restoreCommand, summary: restoreSummary },
-  drill: { run: drillCommand, summary: drillSummary },
-};
 
 const PROGRAM = 'mysql-backup-sidecar';
 

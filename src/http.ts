@@ -9,6 +9,9 @@ export interface HttpRoutes {
   health(): Promise<{ healthy: boolean; body: object }>;
 }
 
+/** The paths served; anything else is 404. */
+export const ROUTES = ['/metrics', '/healthz', '/health'] as const;
+
 export interface HttpServer {
   readonly address: string;
   close(): Promise<void>;
@@ -49,7 +52,7 @@ export async function startHttpServer(host: string, port: number, routes: HttpRo
 
 async function handle(request: IncomingMessage, response: ServerResponse, routes: HttpRoutes): Promise<void> {
   const path = new URL(request.url ?? '/', 'http://sidecar').pathname;
-  if (!['/metrics', '/healthz', '/health'].includes(path)) {
+  if (!(ROUTES as readonly string[]).includes(path)) {
     return send(response, request, 404, 'text/plain; charset=utf-8', 'not found: try /metrics, /health or /healthz\n');
   }
   if (request.method !== 'GET' && request.method !== 'HEAD') {

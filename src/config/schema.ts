@@ -118,8 +118,7 @@ const timeZone = z.string().refine(isTimeZone, {
   message: 'is not a time zone: expected an IANA name such as UTC or Europe/Berlin',
 });
 
-const schema = z
-  .object({
+const variables = z.object({
     MYSQL_HOST: z.string().regex(/^[^\s]+$/, 'expected a host name or address without spaces'),
     MYSQL_PORT: wholeNumber(1, 65535),
     MYSQL_USER: z.string({ error: 'is not set: name the MySQL account, here or as `user` in MYSQL_DEFAULTS_FILE' }),
@@ -144,8 +143,17 @@ const schema = z
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace'], {
       error: 'expected one of fatal, error, warn, info, debug, trace',
     }),
-  })
-  .superRefine((values, ctx) => {
+});
+
+/** Every variable the configuration reads, for checking files that set them (compose, .env). */
+export const CONFIG_VARIABLES: readonly string[] = [
+  ...Object.keys(variables.shape),
+  'MYSQL_DEFAULTS_FILE',
+  'MYSQL_PASSWORD_FILE',
+  'MYSQL_USER_FILE',
+];
+
+const schema = variables.superRefine((values, ctx) => {
     if (values.DRILL_SCHEDULE !== undefined && values.DRILL_DEFAULTS_FILE === undefined) {
       ctx.addIssue({
         code: 'custom',
