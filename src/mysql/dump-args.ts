@@ -19,6 +19,9 @@ const BASE_FLAGS = [
   '--default-character-set=utf8mb4',
   // A restored mysql schema (accounts, grants) takes effect without a server restart.
   '--flush-privileges',
+  // The client's default (16-24 MiB) fails any larger row with "Lost connection"; 1 GiB is the
+  // protocol's ceiling, a limit rather than an allocation. The server's own limit still applies.
+  '--max-allowed-packet=1073741824',
 ] as const;
 
 /** The flags recorded in the manifest: everything but where the credentials file lives. */
