@@ -1,3 +1,4 @@
+import { PassThrough } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { execa } from 'execa';
 import { childEnvironment } from '../child-env.js';
@@ -50,13 +51,20 @@ export async function runDumpPipeline(partial: PartialDump, options: DumpPipelin
   const compressor = createCompressor(options.compression, options.compressionLevel);
   const stages = compressor ? [inspector, compressor, digest] : [inspector, digest];
 
+  // mysqldump's stdout is piped into the pipeline rather than made part of it: a failing later
+  // stage (zstd killed, a full disk) must not be pushed back into execa's own stdout handling,
+  // where execa 9 then fails to build mysqldump's result and the real cause is lost.
+  const source = new PassThrough();
+  dump.stdout.pipe(source);
   let writeError: Error | undefined;
   try {
-    await pipeline([dump.stdout, ...stages, partial.stream]);
+    await pipeline([source, ...stages, partial.stream]);
   } catch (error) {
     writeError = error as Error;
+    dump.stdout.unpipe(source);
     // mysqldump would otherwise block on a pipe nobody reads.
     dump.kill();
+    dump.stdout.resume();
   }
   const result = await dump;
   const spawned = result.exitCode !== undefined || result.signal !== undefined;
