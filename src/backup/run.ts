@@ -64,10 +64,11 @@ export async function runBackup(config: Config, deps: RunDependencies): Promise<
 
     const flags = dumpFlags(client, server);
     const dumpStartedAt = now();
-    const dumpName = dumpFileName(dumpStartedAt, config.backup.compression, config.schedule.timeZone);
+    const { dumpName, partial } = await createPartialDump(config.backup.dir, dumpStartedAt, (at) =>
+      dumpFileName(at, config.backup.compression, config.schedule.timeZone),
+    );
     deps.emit({ type: 'backup.started', runId, file: dumpName, compression: config.backup.compression, flags });
 
-    const partial = await createPartialDump(config.backup.dir, dumpName);
     try {
       const { outcome, sha256, storedBytes } = await withDefaultsFile(config.mysql, (defaultsFile) =>
         runDumpPipeline(partial, {

@@ -34,11 +34,35 @@ export async function assertWritableDirectory(dir: string): Promise<void> {
   }
 }
 
-export async function createPartialDump(dir: string, dumpName: string): Promise<PartialDump> {
-  const partialPath = path.join(dir, partialFileName(dumpName));
-  // O_EXCL: two runs can never share a file.
-  const handle = await open(partialPath, 'wx', DUMP_FILE_MODE);
-  return { path: partialPath, stream: handle.createWriteStream({ flush: true }) };
+/**
+ * Claims a dump name and opens its partial file. The name is the one for `at`, or the next free
+ * second when runs start within the same second (the contract's names have seconds resolution);
+ * O_EXCL on the partial file settles a race between two runs choosing at the same moment.
+ */
+export async function createPartialDump(
+  dir: string,
+  at: Date,
+  name: (at: Date) => string,
+): Promise<{ dumpName: string; partial: PartialDump }> {
+  for (let offset = 0; ; offset++) {
+    const dumpName = name(new Date(at.getTime() + offset * 1000));
+    const taken = await Promise.all(
+      [dumpName, checksumFileName(dumpName), manifestFileName(dumpName)].map((n) =>
+        access(path.join(dir, n)).then(
+          () => true,
+          () => false,
+        ),
+      ),
+    );
+    if (taken.includes(true)) continue;
+    const partialPath = path.join(dir, partialFileName(dumpName));
+    try {
+      const handle = await open(partialPath, 'wx', DUMP_FILE_MODE);
+      return { dumpName, partial: { path: partialPath, stream: handle.createWriteStream({ flush: true }) } };
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    }
+  }
 }
 
 export async function discardPartialDump(partial: PartialDump): Promise<void> {
