@@ -30,7 +30,7 @@ export interface Daemon {
  */
 export async function startDaemon(
   config: Config,
-  options: { log: EventSink; version: string; cronLogger?: CronLogger },
+  options: { log: EventSink; version: string; cronLogger?: CronLogger; beforeEachRun?: () => void },
 ): Promise<Daemon> {
   const { log } = options;
   await assertWritableDirectory(config.backup.dir);
@@ -50,6 +50,7 @@ export async function startDaemon(
     ...(options.cronLogger ? { cronLogger: options.cronLogger } : {}),
     emit,
     run: async (runId, signal) => {
+      options.beforeEachRun?.();
       // Run results say when the next one is due: what a person reading the log wants next.
       const withNextRun: EventSink = (event) =>
         emit(

@@ -1,3 +1,5 @@
+import { existsSync, fstatSync, statSync } from 'node:fs';
+import path from 'node:path';
 import pino, { type Logger } from 'pino';
 import { formatDuration } from './config/duration.js';
 import type { EventSink, SidecarEvent } from './events.js';
@@ -9,6 +11,11 @@ export interface SidecarLogger {
    * copytruncate), lines go to the new file instead of the rotated one.
    */
   reopen(): void;
+  /**
+   * Reopens only when the path no longer names the open file (renamed, deleted, or BACKUP_DIR
+   * replaced) and its directory exists; cheap enough to call before every run.
+   */
+  reopenIfMoved(): void;
 }
 
 /**
@@ -33,7 +40,20 @@ export function createLogger(options: { file: string; level: string; stdout: boo
     },
     pino.multistream(streams),
   );
-  return { logger, reopen: () => file.reopen() };
+  const reopenIfMoved = () => {
+    try {
+      // sonic-boom keeps the descriptor in `fd`; its typings leave it out.
+      const open = fstatSync((file as unknown as { fd: number }).fd);
+      const onDisk = statSync(options.file, { throwIfNoEntry: false });
+      if (onDisk?.ino === open.ino && onDisk.dev === open.dev) return;
+      // Never recreate a missing BACKUP_DIR just to log into it: that hides an unmounted volume.
+      if (!existsSync(path.dirname(options.file))) return;
+      file.reopen();
+    } catch {
+      // The run that follows reports what is wrong with the directory.
+    }
+  };
+  return { logger, reopen: () => file.reopen(), reopenIfMoved };
 }
 
 /** The log's view of the events: a level, a sentence for a person, and every field for `jq`. */

@@ -23,6 +23,7 @@ export async function runCommand(args: string[], context: CommandContext): Promi
   const daemon = await startDaemon(config, {
     log: emit,
     version: packageVersion(),
+    beforeEachRun: () => log.reopenIfMoved(),
     cronLogger: {
       info: (message) => cron.debug(message),
       warn: (message) => cron.warn(message),
