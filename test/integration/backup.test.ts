@@ -120,3 +120,27 @@ describe('backup: a verified dump that restores with plain mysql', () => {
     }
   });
 });
+
+describe('backup twice within one second', () => {
+  const PASSWORD_2 = 'twice-pw';
+  let server: TestServer;
+
+  beforeAll(async () => {
+    server = await startTestServer();
+    await createBackupAccount(server, 'backup', PASSWORD_2);
+  });
+
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  it('stores both, the second under the next free second, and overwrites nothing', async () => {
+    const dir = await makeTempDir();
+    const env = { MYSQL_HOST: server.host, MYSQL_PORT: String(server.port), MYSQL_USER: 'backup', MYSQL_PASSWORD: PASSWORD_2, BACKUP_DIR: dir };
+    const results = await Promise.all([runCli(['backup'], env), runCli(['backup'], env), runCli(['backup'], env)]);
+    expect(results.map((r) => r.exitCode)).toEqual([0, 0, 0]);
+    const checksums = (await readdir(dir)).filter((n) => n.endsWith('.sha256'));
+    expect(checksums).toHaveLength(3);
+    await execa('sha256sum', ['-c', ...checksums], { cwd: dir });
+  });
+});

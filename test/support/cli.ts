@@ -69,3 +69,22 @@ export async function waitForLog(
 
 export const countEvents = (events: Array<Record<string, unknown>>, type: string) =>
   events.filter((e) => e.event === type).length;
+
+/** What a started CLI prints on stdout as it comes, to wait for a line before the process ends. */
+export function followOutput(cli: ReturnType<typeof startCli>): { readonly text: string } {
+  const chunks: string[] = [];
+  cli.stdout!.on('data', (chunk: Buffer) => chunks.push(chunk.toString()));
+  return {
+    get text() {
+      return chunks.join('');
+    },
+  };
+}
+
+export async function waitUntil(condition: () => boolean, what: string, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}

@@ -72,6 +72,16 @@ class ContainerServer implements TestServer {
     await client.container.getById(this.container.getId()).kill({ signal: 'SIGKILL' });
   }
 
+  async freeze(): Promise<void> {
+    const client = await getContainerRuntimeClient();
+    await client.container.getById(this.container.getId()).pause();
+  }
+
+  async thaw(): Promise<void> {
+    const client = await getContainerRuntimeClient();
+    await client.container.getById(this.container.getId()).unpause();
+  }
+
   async restart(): Promise<void> {
     await this.container.restart();
     const deadline = Date.now() + 120_000;

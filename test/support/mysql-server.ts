@@ -31,6 +31,9 @@ export interface TestServer {
   restart(): Promise<void>;
   /** Kill, wipe the data directory and start an empty server in its place (same address). */
   wipe(): Promise<void>;
+  /** SIGSTOP: the server hangs, connections stay open and nothing answers. */
+  freeze(): Promise<void>;
+  thaw(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -103,12 +106,22 @@ class LocalServer implements TestServer {
 
   async kill(): Promise<void> {
     this.#process?.kill('SIGKILL');
+    // A stopped process takes SIGKILL too, but only acts on it once continued.
+    this.#process?.kill('SIGCONT');
     await this.#exited;
   }
 
   async restart(): Promise<void> {
     await this.kill();
     await this.#launch();
+  }
+
+  async freeze(): Promise<void> {
+    this.#process?.kill('SIGSTOP');
+  }
+
+  async thaw(): Promise<void> {
+    this.#process?.kill('SIGCONT');
   }
 
   async wipe(): Promise<void> {
