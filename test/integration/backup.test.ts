@@ -74,7 +74,7 @@ describe('backup: a verified dump that restores with plain mysql', () => {
       expect(path.basename(dump)).toMatch(compression === 'gzip' ? /\.sql\.gz$/ : /\.sql\.zst$/);
       await execa('sha256sum', ['-c', `${path.basename(dump)}.sha256`], { cwd: dir });
       await execa(test[0]!, [...test.slice(1), dump]);
-      expect((await stat(dump)).mode & 0o777).toBe(0o600);
+      for (const file of [dump, `${dump}.sha256`, `${dump}.manifest.json`]) expect((await stat(file)).mode & 0o777, file).toBe(0o600);
 
       const manifest = JSON.parse(await readFile(`${dump}.manifest.json`, 'utf8'));
       const bytes = await readFile(dump);
