@@ -1,7 +1,6 @@
 import { createReadStream } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { compressionOf, createDecompressor } from './compression.js';
 import { DigestTap } from './digest-tap.js';
@@ -28,20 +27,19 @@ export interface VerifyReport {
 /**
  * Reads a stored dump once, as a stream (constant memory whatever its size): hashes the stored
  * bytes, decompresses them, checks mysqldump's completion trailer and counts each table's rows.
- * Then compares with `<dump>.sha256` and the manifest. `onBytes` reports progress in stored bytes.
+ * Then compares with `<dump>.sha256` and the manifest.
  */
-export async function verifyBackup(file: string, options: { onBytes?: (bytes: number) => void } = {}): Promise<VerifyReport> {
+export async function verifyBackup(file: string): Promise<VerifyReport> {
   const name = path.basename(file);
   const problems: string[] = [];
   const digest = new DigestTap();
   const inspector = new DumpInspector();
   const rows = new RowCounter();
   const decompressor = createDecompressor(compressionOf(name));
-  const progress = options.onBytes ? [progressTap(options.onBytes)] : [];
 
   let readable = true;
   try {
-    await pipeline([createReadStream(file), ...progress, digest, ...(decompressor ? [decompressor] : []), inspector, rows]);
+    await pipeline([createReadStream(file), digest, ...(decompressor ? [decompressor] : []), inspector, rows]);
   } catch (error) {
     readable = false;
     problems.push(`cannot be read back whole: ${(error as Error).message}`);
@@ -95,15 +93,4 @@ async function hashFile(file: string): Promise<string> {
     }
   });
   return digest.digest();
-}
-
-function progressTap(onBytes: (bytes: number) => void): Transform {
-  let total = 0;
-  return new Transform({
-    transform(chunk: Buffer, _encoding, done: TransformCallback) {
-      total += chunk.length;
-      onBytes(total);
-      done(null, chunk);
-    },
-  });
 }
