@@ -65,7 +65,11 @@ describe('the HTTP endpoints of run', () => {
       expect((await fetch(`${base}/backup`)).status).toBe(404);
       const metrics = await fetch(`${base}/metrics`);
       expect(metrics.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
-      expect(await metrics.text()).toContain('process_resident_memory_bytes');
+      const text = await metrics.text();
+      expect(text).toContain('process_resident_memory_bytes');
+      // The password is in neither view of the daemon's state.
+      expect(text).not.toContain(PASSWORD);
+      expect(await (await fetch(`${base}/health`)).text()).not.toContain(PASSWORD);
     } finally {
       daemon.kill('SIGTERM');
       await daemon;
