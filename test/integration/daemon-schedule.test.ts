@@ -1,7 +1,7 @@
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { useBackupServer } from '../support/backup-server.js';
 import { countEvents, makeTempDir, startCli, waitForLog } from '../support/cli.js';
 import { sidecarEnv } from '../support/daemon-env.js';

@@ -1,6 +1,6 @@
 import { readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { useBackupServer } from '../support/backup-server.js';
 import { readLogEvents, runCli } from '../support/cli.js';
 import { sidecarEnv } from '../support/daemon-env.js';

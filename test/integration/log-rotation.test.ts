@@ -1,6 +1,6 @@
 import { readFile, rename, truncate } from 'node:fs/promises';
 import path from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { useBackupServer } from '../support/backup-server.js';
 import { countEvents, makeTempDir, readLogEvents, startCli, waitForLog } from '../support/cli.js';
 import { sidecarEnv } from '../support/daemon-env.js';

@@ -1,6 +1,6 @@
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { useBackupServer } from '../support/backup-server.js';
 import { makeTempDir, readLogEvents, startCli } from '../support/cli.js';
 import { listProcesses } from '../support/processes.js';

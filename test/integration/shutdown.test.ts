@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { useBackupServer } from '../support/backup-server.js';
 import { countEvents, makeTempDir, startCli, waitForLog } from '../support/cli.js';
 import { sidecarEnv } from '../support/daemon-env.js';
