@@ -8,6 +8,18 @@ import { UserError } from '../errors.js';
 export const ZSTD_BINARY = 'zstd';
 
 /**
+ * How the `zstd` program runs as a stream stage. execa keeps a child's whole stdout for its result
+ * unless told not to: with the default, every compressed byte stayed in memory and a stream over
+ * 100 MB failed with "maxBuffer exceeded", the output quoted in the message. Only stderr, a few
+ * lines at most, is kept for the error.
+ */
+const ZSTD_STAGE = {
+  extendEnv: false,
+  buffer: { stdout: false, stderr: true },
+  maxBuffer: { stderr: 64 * 1024 },
+} as const;
+
+/**
  * The compression stage of the pipeline, or null for none (no stage at all, not a pass-through).
  * gzip runs in-process through zlib; zstd runs as the `zstd` program (Node 20's zlib has no zstd),
  * whose failure surfaces as an error of the returned stream, so the pipeline fails with it.
@@ -19,7 +31,7 @@ export function createCompressor(compression: Compression, level: number): Duple
     case 'gzip':
       return createGzip({ level });
     case 'zstd':
-      return execa(ZSTD_BINARY, ['-q', '-c', `-${level}`], { extendEnv: false, env: childEnvironment() }).duplex();
+      return execa(ZSTD_BINARY, ['-q', '-c', `-${level}`], { ...ZSTD_STAGE, env: childEnvironment() }).duplex();
   }
 }
 
@@ -49,6 +61,6 @@ export function createDecompressor(compression: Compression): Duplex | null {
     case 'gzip':
       return createGunzip();
     case 'zstd':
-      return execa(ZSTD_BINARY, ['-d', '-q', '-c'], { extendEnv: false, env: childEnvironment() }).duplex();
+      return execa(ZSTD_BINARY, ['-d', '-q', '-c'], { ...ZSTD_STAGE, env: childEnvironment() }).duplex();
   }
 }
