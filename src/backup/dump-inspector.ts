@@ -42,8 +42,10 @@ export class DumpInspector extends Transform {
   }
 
   result(): DumpInspection {
-    const head = Buffer.concat(this.#head).toString('utf8');
-    const tail = Buffer.concat(this.#tail).toString('utf8');
+    // Chunks may be large (the pipeline batches them): only the windows are searched, so that
+    // rows of data are no more likely to be read as coordinates than with small chunks.
+    const head = Buffer.concat(this.#head).subarray(0, WINDOW_BYTES).toString('utf8');
+    const tail = Buffer.concat(this.#tail).subarray(-WINDOW_BYTES).toString('utf8');
     return { rawBytes: this.#bytes, completed: endsWithCompletionTrailer(tail), binlog: parseBinlogCoordinates(head, tail) };
   }
 }

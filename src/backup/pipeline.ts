@@ -1,8 +1,8 @@
-import { PassThrough } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { execa } from 'execa';
 import { childEnvironment } from '../child-env.js';
 import type { Compression } from '../config/schema.js';
+import { ChunkBatcher } from './chunk-batcher.js';
 import { createCompressor } from './compression.js';
 import { DigestTap } from './digest-tap.js';
 import { DumpInspector } from './dump-inspector.js';
@@ -49,12 +49,12 @@ export async function runDumpPipeline(partial: PartialDump, options: DumpPipelin
   const inspector = new DumpInspector();
   const digest = new DigestTap();
   const compressor = createCompressor(options.compression, options.compressionLevel);
-  const stages = compressor ? [inspector, compressor, digest] : [inspector, digest];
+  const stages = compressor ? [inspector, compressor, new ChunkBatcher(), digest] : [inspector, digest];
 
   // mysqldump's stdout is piped into the pipeline rather than made part of it: a failing later
   // stage (zstd killed, a full disk) must not be pushed back into execa's own stdout handling,
   // where execa 9 then fails to build mysqldump's result and the real cause is lost.
-  const source = new PassThrough();
+  const source = new ChunkBatcher();
   dump.stdout.pipe(source);
   let writeError: Error | undefined;
   try {
