@@ -4,6 +4,7 @@ import { execa } from 'execa';
 import { childEnvironment } from '../child-env.js';
 import type { Compression } from '../config/schema.js';
 import { UserError } from '../errors.js';
+import { BATCH_BYTES } from './chunk-batcher.js';
 
 export const ZSTD_BINARY = 'zstd';
 
@@ -29,7 +30,7 @@ export function createCompressor(compression: Compression, level: number): Duple
     case 'none':
       return null;
     case 'gzip':
-      return createGzip({ level });
+      return createGzip({ level, chunkSize: BATCH_BYTES });
     case 'zstd':
       return execa(ZSTD_BINARY, ['-q', '-c', `-${level}`], { ...ZSTD_STAGE, env: childEnvironment() }).duplex();
   }
@@ -59,7 +60,7 @@ export function createDecompressor(compression: Compression): Duplex | null {
     case 'none':
       return null;
     case 'gzip':
-      return createGunzip();
+      return createGunzip({ chunkSize: BATCH_BYTES });
     case 'zstd':
       return execa(ZSTD_BINARY, ['-d', '-q', '-c'], { ...ZSTD_STAGE, env: childEnvironment() }).duplex();
   }

@@ -2,6 +2,7 @@ import { createReadStream } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
+import { BATCH_BYTES } from './chunk-batcher.js';
 import { compressionOf, createDecompressor } from './compression.js';
 import { DigestTap } from './digest-tap.js';
 import { DumpInspector } from './dump-inspector.js';
@@ -39,7 +40,7 @@ export async function verifyBackup(file: string): Promise<VerifyReport> {
 
   let readable = true;
   try {
-    await pipeline([createReadStream(file), digest, ...(decompressor ? [decompressor] : []), inspector, rows]);
+    await pipeline([createReadStream(file, { highWaterMark: BATCH_BYTES }), digest, ...(decompressor ? [decompressor] : []), inspector, rows]);
   } catch (error) {
     readable = false;
     problems.push(`cannot be read back whole: ${(error as Error).message}`);

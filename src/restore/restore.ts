@@ -4,6 +4,7 @@ import path from 'node:path';
 import { Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { execa } from 'execa';
+import { BATCH_BYTES } from '../backup/chunk-batcher.js';
 import { compressionOf, createDecompressor } from '../backup/compression.js';
 import { childEnvironment } from '../child-env.js';
 import { UserError } from '../errors.js';
@@ -52,7 +53,7 @@ export async function restoreDump(
     });
     let streamError: Error | undefined;
     try {
-      await pipeline([createReadStream(file), progress, ...(decompressor ? [decompressor] : []), client.stdin]);
+      await pipeline([createReadStream(file, { highWaterMark: BATCH_BYTES }), progress, ...(decompressor ? [decompressor] : []), client.stdin]);
     } catch (error) {
       streamError = error as Error;
       client.kill();

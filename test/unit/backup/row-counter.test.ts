@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { RowCounter } from '../../../src/backup/row-counter.js';
 
 // Strings that look like row boundaries or statement ends, as mysqldump escapes them.
-const TRAPS = String.raw`'a),(b','semi;colon','it\'s','back\\','(((','))) ;','tab	inside','\n\r\0'`;
+const TRAPS = String.raw`'a),(b','semi;colon','it\'s','back\\','\\\'','\\\\','(((','))) ;','tab	inside','\n\r\0','doubled''quote'`;
 
 const MYSQL_STYLE = [
   'USE `shop`;',
@@ -52,6 +52,19 @@ describe('counting rows in a dump', () => {
 
   it.each([1, 5, 1 << 20])('reads MariaDB-style row-a-line INSERTs in chunks of %i bytes', async (size) => {
     expect(await count(MARIADB_STYLE, size)).toEqual(['shop|odd`name|4']);
+  });
+
+  it('counts every row of random strings full of quotes, backslashes and brackets, however it is cut', async () => {
+    // A small generator with a fixed seed: the same rows on every run, and many of them.
+    let seed = 42;
+    const random = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed % n);
+    const alphabet = ["'", '\\', '(', ')', ';', ',', 'a', '\n', ' '];
+    // mysqldump's escaping: a backslash before every quote and backslash in the value.
+    const quoted = () => `'${Array.from({ length: random(12) }, () => alphabet[random(alphabet.length)]!).join('').replace(/[\\']/g, '\\$&')}'`;
+    const rows = 2_000;
+    const values = Array.from({ length: rows }, (_, id) => `(${id},${quoted()},${quoted()})`).join(',');
+    const dump = `USE \`d\`;\nINSERT INTO \`t\` VALUES ${values};\n`;
+    for (const size of [1, 2, 7, 64, 4096]) expect(await count(dump, size)).toEqual([`d|t|${rows}`]);
   });
 
   it('keeps no more than a line head in memory for a row of any size', async () => {
