@@ -6,8 +6,9 @@ import { packageVersion } from './version.js';
 
 const PROGRAM = 'mysql-backup-sidecar';
 
-function usage(): string {
-  const lines = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(10)} ${c.summary}`);
+async function usage(): Promise<string> {
+  const commands = await Promise.all(Object.entries(COMMANDS).map(async ([name, load]) => [name, await load()] as const));
+  const lines = commands.map(([name, c]) => `  ${name.padEnd(10)} ${c.summary}`);
   return [
     `Usage: ${PROGRAM} <command> [options]`,
     '',
@@ -23,16 +24,16 @@ function usage(): string {
 export async function main(argv: string[], context: CommandContext): Promise<number> {
   const [command, ...rest] = argv;
   if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
-    context.stdout.write(usage());
+    context.stdout.write(await usage());
     return command === undefined ? 2 : 0;
   }
   if (command === '--version') {
     context.stdout.write(`${packageVersion()}\n`);
     return 0;
   }
-  const entry = COMMANDS[command];
-  if (!entry) throw new UsageError(`unknown command "${command}"`);
-  return entry.run(rest, context);
+  const load = COMMANDS[command];
+  if (!load) throw new UsageError(`unknown command "${command}"`);
+  return (await load()).run(rest, context);
 }
 
 function report(error: unknown, context: CommandContext, debug: boolean): number {
