@@ -4,6 +4,7 @@ import path from 'node:path';
 import type { Writable } from 'node:stream';
 import { UserError } from '../errors.js';
 import { checksumFileName, manifestFileName, partialFileName } from './naming.js';
+import { PartialFileWriter } from './partial-file-writer.js';
 
 /**
  * Rule: a file named like a backup is a complete, checksummed, fsynced dump; nothing else gets
@@ -58,7 +59,7 @@ export async function createPartialDump(
     const partialPath = path.join(dir, partialFileName(dumpName));
     try {
       const handle = await open(partialPath, 'wx', DUMP_FILE_MODE);
-      return { dumpName, partial: { path: partialPath, stream: handle.createWriteStream({ flush: true }) } };
+      return { dumpName, partial: { path: partialPath, stream: new PartialFileWriter(handle) } };
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
     }
