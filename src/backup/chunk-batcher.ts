@@ -9,6 +9,10 @@ export const BATCH_BYTES = 1024 * 1024;
  * paying for a trip through every stage and its own write(2) on the thread pool. Measured on 207 MB
  * of SQL, that per-chunk cost was most of node's CPU time, which on a small machine is time taken
  * from mysqldump and the server.
+ *
+ * Joining costs one copy of each byte. Passing the small chunks on untouched and writing them with
+ * writev(2) copies nothing, and was measured worse (node CPU 2.6 s against 1.8 s on the same
+ * dump): the cost is in the trips through the stages, not in the copy.
  */
 export class ChunkBatcher extends Transform {
   #parts: Buffer[] = [];
