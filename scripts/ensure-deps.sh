@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # What `npm run demo`, `npm test` and CI need before they start: Debian packages when missing,
-# and the npm packages of the lockfile when they were never installed.
+# and the npm packages of the lockfile when they were never installed. --bench: also the
+# benchmark's tools.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/install-system-deps.sh
+bash scripts/install-system-deps.sh "$@"
 
 [ -x node_modules/.bin/vitest ] && [ -x node_modules/.bin/tsc ] && exit 0
 # npm 11 leaves other platforms' optional packages (rollup's native builds) out of the lockfile

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the tests and the demo need when this machine lacks them:
 # a MySQL-compatible server to throw away, the client tools, zstd, and Prometheus.
+# With --bench, also what `npm run bench` compares with and measures by: sysbench, mydumper, GNU time.
 set -euo pipefail
 
 missing=()
@@ -12,6 +13,11 @@ have gzip || missing+=(gzip)
 have setpriv || missing+=(util-linux)
 # Prometheus scrapes the daemon in a test; promtool checks and unit-tests the alert rules.
 { have prometheus && have promtool; } || missing+=(prometheus)
+if [ "${1:-}" = "--bench" ]; then
+  have sysbench || missing+=(sysbench)
+  have mydumper || missing+=(mydumper)
+  [ -x /usr/bin/time ] || missing+=(time)
+fi
 
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
