@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import { loadConfig } from '../config/load.js';
 import { startDaemon } from '../daemon.js';
 import { createLogger, logEvents } from '../log.js';
+import { checkCompressorAvailable } from '../backup/compression.js';
 import { assertWritableDirectory } from '../backup/store.js';
 import { packageVersion } from '../version.js';
 import type { CommandContext } from './context.js';
@@ -17,6 +18,8 @@ export async function runCommand(args: string[], context: CommandContext): Promi
   parseArgs({ args, options: {}, strict: true });
   const config = loadConfig({ env: context.env, cwd: context.cwd });
   await assertWritableDirectory(config.backup.dir);
+  // A missing zstd stops the daemon now, as a bad setting does, not at the first run hours later.
+  await checkCompressorAvailable(config.backup.compression);
   const log = createLogger({ file: config.backup.logFile, level: config.logLevel, stdout: true });
   const emit = logEvents(log.logger);
   const cron = log.logger.child({ component: 'node-cron' });

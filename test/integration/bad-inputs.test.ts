@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
-import { chmod, mkdir } from 'node:fs/promises';
+import { chmod, mkdir, symlink } from 'node:fs/promises';
 import path from 'node:path';
+import { execaSync } from 'execa';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { useBackupServer } from '../support/backup-server.js';
 import { dumpLikeEntries, makeTempDir, readLogEvents, runCli } from '../support/cli.js';
@@ -80,6 +81,17 @@ describe('backup with bad input', () => {
     const result = await runCli(['backup'], { ...env, BACKUP_COMPRESSION: 'brotli' });
     expect(result.exitCode).toBe(2);
     expect(result.stderr).toContain('BACKUP_COMPRESSION="brotli" expected gzip, zstd or none');
+    expect(await dumpLikeEntries(dir)).toEqual([]);
+  });
+
+  it.each([['run'], ['backup']])('`%s` without the zstd program (the default compressor) stops at once, naming it', async (command) => {
+    // A PATH with mysqldump and nothing else: what a machine without the zstd package has.
+    const tools = await makeTempDir();
+    await symlink(execaSync('sh', ['-c', 'command -v mysqldump']).stdout, path.join(tools, 'mysqldump'));
+    const result = await runCli([command], { ...env, PATH: tools });
+    expect(result.exitCode).toBe(1);
+    expect(result.stderr).toContain('BACKUP_COMPRESSION=zstd but the zstd program cannot run');
+    expect(result.stderr).toContain('apt-get install zstd');
     expect(await dumpLikeEntries(dir)).toEqual([]);
   });
 

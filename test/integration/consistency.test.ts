@@ -3,7 +3,7 @@ import path from 'node:path';
 import mysql, { type Connection } from 'mysql2/promise';
 import { describe, expect, it } from 'vitest';
 import { useBackupServer } from '../support/backup-server.js';
-import { dumpLikeEntries, makeTempDir, startCli } from '../support/cli.js';
+import { dumpLikeEntries, isDumpName, makeTempDir, startCli } from '../support/cli.js';
 import { sidecarEnv } from '../support/daemon-env.js';
 import { startTestServer, type TestServer } from '../support/mysql-server.js';
 import { restoreWithMysqlClient } from '../support/restore.js';
@@ -95,7 +95,7 @@ describe('consistency under write load', () => {
       await Promise.all(workers.map((w) => w.end()));
     }
 
-    const dump = (await dumpLikeEntries(dir)).find((n) => n.endsWith('.sql.gz'))!;
+    const dump = (await dumpLikeEntries(dir)).find(isDumpName)!;
     const manifest = JSON.parse(await readFile(path.join(dir, `${dump}.manifest.json`), 'utf8'));
     // With binary logging on, the dump also records its position.
     expect(manifest.binlog.file).toMatch(/binlog\.\d+$/);

@@ -9,6 +9,7 @@ import {
   countEvents,
   dumpLikeEntries,
   followOutput,
+  isDumpName,
   makeTempDir,
   readLogEvents,
   runCli,
@@ -130,7 +131,7 @@ describe('faults', () => {
     }
     // Kept: then it must be complete and restore. (zz_stall.u_later sorts after zz_stall.t, the
     // table the dump waits on, so it is not yet dumped when the DDL runs.)
-    const dump = (await dumpLikeEntries(dir)).find((n) => n.endsWith('.sql.gz') && !older.includes(n))!;
+    const dump = (await dumpLikeEntries(dir)).find((n) => isDumpName(n) && !older.includes(n))!;
     await execa('sha256sum', ['-c', `${dump}.sha256`], { cwd: dir });
     const scratch = await startTestServer();
     try {
@@ -163,7 +164,7 @@ describe('faults', () => {
       const scratch = await startTestServer();
       try {
         await scratch.query('SET GLOBAL max_allowed_packet = 67108864');
-        const dump = (await dumpLikeEntries(dir)).find((n) => n.endsWith('.sql.gz'))!;
+        const dump = (await dumpLikeEntries(dir)).find(isDumpName)!;
         await restoreWithMysqlClient(scratch, path.join(dir, dump));
         expect(await scratch.query('SELECT LENGTH(b) AS n, MD5(b) = MD5(REPEAT(\'Z\', ?)) AS same FROM big.blobs', [size])).toEqual([
           { n: size, same: 1 },

@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import mysql from 'mysql2/promise';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { useBackupServer } from '../support/backup-server.js';
-import { countEvents, makeTempDir, readLogEvents, runCli, startCli, waitForLog } from '../support/cli.js';
+import { countEvents, isDumpName, makeTempDir, readLogEvents, runCli, startCli, waitForLog } from '../support/cli.js';
 import { sidecarEnv } from '../support/daemon-env.js';
 import { fingerprint } from '../support/fingerprint.js';
 import { freePort, startTestServer, type TestServer } from '../support/mysql-server.js';
@@ -146,7 +146,7 @@ describe('recovery', () => {
       const copy = await makeTempDir();
       const names = (await readdir(dir)).filter((n) => n.startsWith('full_dump_'));
       for (const name of names) await copyFile(path.join(dir, name), path.join(copy, name));
-      const dump = names.find((n) => n.endsWith('.sql.gz'))!;
+      const dump = names.find(isDumpName)!;
       return { dir: copy, dump: path.join(copy, dump) };
     }
 

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { execa } from 'execa';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { useBackupServer } from '../support/backup-server.js';
-import { dumpLikeEntries, makeTempDir, readLogEvents, runCli, startCli } from '../support/cli.js';
+import { dumpLikeEntries, isDumpName, makeTempDir, readLogEvents, runCli, startCli } from '../support/cli.js';
 import { sidecarEnv } from '../support/daemon-env.js';
 import { holdDumpMidway } from '../support/stalled-dump.js';
 
@@ -47,7 +47,7 @@ describe('the server killed with SIGKILL in the middle of a dump', () => {
     expect(next.exitCode).toBe(0);
     const stored = await dumpLikeEntries(dir);
     expect(stored).toHaveLength(3);
-    const dump = stored.find((n) => n.endsWith('.sql.gz'))!;
+    const dump = stored.find(isDumpName)!;
     await execa('sha256sum', ['-c', `${dump}.sha256`], { cwd: dir });
   });
 });

@@ -35,6 +35,9 @@ export async function makeTempDir(prefix = 'mbs-test-'): Promise<string> {
   return mkdtemp(path.join(os.tmpdir(), prefix));
 }
 
+/** A stored dump's name, whatever its compression (not its .sha256, manifest or partial file). */
+export const isDumpName = (name: string) => /^full_dump_\d{8}_\d{6}\.sql(\.gz|\.zst)?$/.test(name);
+
 /** Every entry that looks like a dump or work on one, by a looser test than the product's own. */
 export async function dumpLikeEntries(dir: string): Promise<string[]> {
   return (await readdir(dir)).filter((name) => name.includes('full_dump')).sort();

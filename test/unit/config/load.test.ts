@@ -29,8 +29,8 @@ describe('configuration', () => {
     expect(config.mysql).toMatchObject({ host: '127.0.0.1', port: 3306, user: 'backup', waitTimeoutMs: 120_000 });
     expect(config.backup).toMatchObject({
       dir: '/backup/mysql',
-      compression: 'gzip',
-      compressionLevel: 6,
+      compression: 'zstd',
+      compressionLevel: 3,
       logFile: '/backup/mysql/backup.log',
     });
     expect(config.schedule).toMatchObject({ expression: '0 */3 * * *', timeZone: 'UTC', onStart: true });
@@ -98,7 +98,8 @@ describe('configuration', () => {
   });
 
   it.each([
-    [{ BACKUP_COMPRESSION_LEVEL: '10' }, 'BACKUP_COMPRESSION_LEVEL="10" expected a whole number from 1 to 9 for gzip'],
+    [{ BACKUP_COMPRESSION_LEVEL: '20' }, 'BACKUP_COMPRESSION_LEVEL="20" expected a whole number from 1 to 19 for zstd'],
+    [{ BACKUP_COMPRESSION: 'gzip', BACKUP_COMPRESSION_LEVEL: '10' }, 'BACKUP_COMPRESSION_LEVEL="10" expected a whole number from 1 to 9 for gzip'],
     [
       { BACKUP_COMPRESSION: 'none', BACKUP_COMPRESSION_LEVEL: '3' },
       'BACKUP_COMPRESSION_LEVEL="3" is set but BACKUP_COMPRESSION is none: unset it, or choose gzip or zstd',
