@@ -30,9 +30,10 @@ const DUMP_KILL_GRACE_MS = 5_000;
 const STDERR_LIMIT_BYTES = 1024 * 1024;
 
 /**
- * One run as one stream: mysqldump's stdout -> inspect (count, trailer, binlog position)
- * -> compress -> hash -> the partial file. The dump is never held in memory beyond stream
- * buffers, and every stage's result is collected for the verdict, not only mysqldump's.
+ * One run as one stream: mysqldump's stdout -> 1 MiB batches -> inspect (count, trailer, binlog
+ * position) -> compress (-> batches again, after zstd) -> hash -> the partial file. The dump is
+ * never held in memory beyond a few batches, and every stage's result is collected for the
+ * verdict, not only mysqldump's.
  */
 export async function runDumpPipeline(partial: PartialDump, options: DumpPipelineOptions): Promise<DumpPipelineResult> {
   const dump = execa(options.binary, options.args, {
