@@ -2,7 +2,7 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { useBackupServer } from '../support/backup-server.js';
-import { countEvents, makeTempDir, runCli, startCli, waitForLog } from '../support/cli.js';
+import { countEvents, isDumpName, makeTempDir, runCli, startCli, waitForLog } from '../support/cli.js';
 import { sidecarEnv } from '../support/daemon-env.js';
 import { freePort } from '../support/mysql-server.js';
 
@@ -143,7 +143,7 @@ describe('the HTTP endpoints of run', () => {
     try {
       await waitForHealth(base, 200, ['ok']);
       const metrics = await scrape(base);
-      const dumps = (await readdir(dir)).filter((n) => /^full_dump_\d{8}_\d{6}\.sql\.gz$/.test(n)).sort().reverse();
+      const dumps = (await readdir(dir)).filter(isDumpName).sort().reverse();
       const manifests = await Promise.all(
         dumps.map(async (n) => JSON.parse(await readFile(path.join(dir, `${n}.manifest.json`), 'utf8'))),
       );

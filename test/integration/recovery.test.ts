@@ -50,7 +50,7 @@ describe('recovery', () => {
     const restore = await runCli(['restore', 'latest', '--yes', '--defaults-file', await adminCnf(server)], env);
     expect(restore.stderr).toContain('verifying');
     expect(restore.exitCode).toBe(0);
-    expect(restore.stdout).toMatch(/^restored full_dump_\d{8}_\d{6}\.sql\.gz into .* in [\d.]+ s$/m);
+    expect(restore.stdout).toMatch(/^restored full_dump_\d{8}_\d{6}\.sql\.zst into .* in [\d.]+ s$/m);
     expect(await fingerprint(server)).toEqual(atBackup);
 
     const events = (await readLogEvents(path.join(dir, 'backup.log'))).map((e) => e.event);
