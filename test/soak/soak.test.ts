@@ -10,9 +10,23 @@ const PASSWORD = 'soak-pw';
 const RUNS = Number(process.env.SOAK_RUNS ?? 1000);
 const BASELINE_RUNS = 50;
 
+const SAMPLES = 10;
+
+/**
+ * Resident memory as the median of ten readings a second apart, open descriptors as the most seen:
+ * one reading lands anywhere on the garbage collector's saw-tooth, several megabytes wide.
+ */
 async function footprint(pid: number): Promise<{ rssKiB: number; fds: number }> {
-  const status = await readFile(`/proc/${pid}/status`, 'utf8');
-  return { rssKiB: Number(/VmRSS:\s+(\d+)/.exec(status)![1]), fds: (await readdir(`/proc/${pid}/fd`)).length };
+  const rss: number[] = [];
+  let fds = 0;
+  for (let i = 0; i < SAMPLES; i++) {
+    const status = await readFile(`/proc/${pid}/status`, 'utf8');
+    rss.push(Number(/VmRSS:\s+(\d+)/.exec(status)![1]));
+    fds = Math.max(fds, (await readdir(`/proc/${pid}/fd`)).length);
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+  }
+  rss.sort((a, b) => a - b);
+  return { rssKiB: (rss[SAMPLES / 2 - 1]! + rss[SAMPLES / 2]!) / 2, fds };
 }
 
 /** The daemon's own counters, read from /metrics until `runs` runs have finished. */
