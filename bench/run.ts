@@ -100,7 +100,7 @@ async function benchmark({ source, target }: ScratchServers, dir: string, plan: 
   const restores = await inScratchDir(async (backupDir) => {
     say(`restore: one ${defaultCompression} backup, restored again and again into the second server`);
     await productBackup(source, defaultCompression, level(defaultCompression), backupDir);
-    const file = 'latest';
+    const file = 'latest'; // the one backup in backupDir
     const stored = path.join(backupDir, (await readdir(backupDir)).find((name) => /\.sql(\.gz|\.zst)?$/.test(name))!);
     return dumpMatrix(plan.repeats, {
       [`${defaultCompression === 'none' ? '' : `${defaultCompression} -dc | `}mysql`]: ['restore', 'bare', () => bareRestore(stored, targetOptions, defaultCompression)],
