@@ -11,32 +11,11 @@ export interface Command {
  * which took about a tenth of a second of every one-shot command's start.
  */
 export const COMMANDS: Readonly<Record<string, () => Promise<Command>>> = {
-  run: async () => {
-    const { runCommand, summary } = await import('./run.js');
-    return { run: runCommand, summary };
-  },
-  backup: async () => {
-    const { backupCommand, summary } = await import('./backup.js');
-    return { run: backupCommand, summary };
-  },
-  prune: async () => {
-    const { pruneCommand, summary } = await import('./prune.js');
-    return { run: pruneCommand, summary };
-  },
-  list: async () => {
-    const { listCommand, summary } = await import('./list.js');
-    return { run: listCommand, summary };
-  },
-  verify: async () => {
-    const { verifyCommand, summary } = await import('./verify.js');
-    return { run: verifyCommand, summary };
-  },
-  restore: async () => {
-    const { restoreCommand, summary } = await import('./restore.js');
-    return { run: restoreCommand, summary };
-  },
-  drill: async () => {
-    const { drillCommand, summary } = await import('./drill.js');
-    return { run: drillCommand, summary };
-  },
+  run: () => import('./run.js').then((m) => ({ run: m.runCommand, summary: m.summary })),
+  backup: () => import('./backup.js').then((m) => ({ run: m.backupCommand, summary: m.summary })),
+  prune: () => import('./prune.js').then((m) => ({ run: m.pruneCommand, summary: m.summary })),
+  list: () => import('./list.js').then((m) => ({ run: m.listCommand, summary: m.summary })),
+  verify: () => import('./verify.js').then((m) => ({ run: m.verifyCommand, summary: m.summary })),
+  restore: () => import('./restore.js').then((m) => ({ run: m.restoreCommand, summary: m.summary })),
+  drill: () => import('./drill.js').then((m) => ({ run: m.drillCommand, summary: m.summary })),
 };
