@@ -5,14 +5,14 @@
  * to bench/results/.
  */
 import { existsSync } from 'node:fs';
-import { readdir, readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { execa } from 'execa';
+import { locateBackup } from '../src/backup/locate.js';
 import { type Compression, COMPRESSION_LEVELS, DEFAULTS } from '../src/config/schema.js';
 import { ADMIN_ACCOUNT, BACKUP_ACCOUNT, loadSysbenchData, type ScratchServers, startScratchServers, SYSBENCH_TABLES, writeClientOptions } from './lib/scratch.js';
-import { bareDump, bareRestore, inScratchDir, mydumper, productBackup, productRestore, productVerify } from './lib/contenders.js';
+import { bareDump, bareRestore, inScratchDir, manifestIn, mydumper, productBackup, productRestore, productVerify } from './lib/contenders.js';
 import { daemonPeakRss } from './lib/daemon.js';
 import { runOltp, runOltpDuring, type OltpResult } from './lib/oltp.js';
 import { type BenchResults, type ContenderRuns, type Machine, writeResults } from './lib/report.js';
@@ -78,9 +78,9 @@ async function benchmark({ source, target }: ScratchServers, dir: string, plan: 
 
   // A first run of each reads every page once; the flags bare mysqldump gets are the product's own.
   say('warming up');
-  const { flags, sqlBytes } = await inScratchDir(async (keep) => {
-    const usage = await productBackup(source, 'none', 0, keep);
-    return { flags: await manifestFlags(keep), sqlBytes: usage.rawBytes };
+  const { flags, rawBytes: sqlBytes } = await inScratchDir(async (keep) => {
+    await productBackup(source, 'none', 0, keep);
+    return manifestIn(keep);
   });
   await bareDump(backupOptions, flags, 'none', 0);
 
@@ -101,7 +101,7 @@ async function benchmark({ source, target }: ScratchServers, dir: string, plan: 
     say(`restore: one ${defaultCompression} backup, restored again and again into the second server`);
     await productBackup(source, defaultCompression, level(defaultCompression), backupDir);
     const file = 'latest'; // the one backup in backupDir
-    const stored = path.join(backupDir, (await readdir(backupDir)).find((name) => /\.sql(\.gz|\.zst)?$/.test(name))!);
+    const stored = await locateBackup(backupDir, file);
     return dumpMatrix(plan.repeats, {
       [`${defaultCompression === 'none' ? '' : `${defaultCompression} -dc | `}mysql`]: ['restore', 'bare', () => bareRestore(stored, targetOptions, defaultCompression)],
       'restore --yes (verify, then stream)': ['restore', 'product', () => productRestore(source, backupDir, file, targetOptions)],
@@ -157,11 +157,6 @@ async function daemonMemory(source: ScratchServers['source'], compression: Compr
   for (let i = 0; i < repeats; i++) runs.push(await daemonPeakRss(source, compression));
   say(`daemon peak RSS at ${(runs[0]!.rawBytes / 1e6).toFixed(0)} MB of SQL: ${runs.map((run) => (run.peakRssKiB / 1024).toFixed(0)).join(', ')} MiB`);
   return { sqlBytes: runs[0]!.rawBytes, peakRssKiB: runs.map((run) => run.peakRssKiB) };
-}
-
-async function manifestFlags(dir: string): Promise<string[]> {
-  const name = (await readdir(dir)).find((entry) => entry.endsWith('.manifest.json'))!;
-  return (JSON.parse(await readFile(path.join(dir, name), 'utf8')) as { flags: string[] }).flags;
 }
 
 async function describeMachine(source: ScratchServers['source']): Promise<Machine> {

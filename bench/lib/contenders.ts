@@ -1,6 +1,9 @@
 import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { locateBackup } from '../../src/backup/locate.js';
+import { type Manifest, readManifest } from '../../src/backup/manifest.js';
+import { manifestFileName } from '../../src/backup/naming.js';
 import type { Compression } from '../../src/config/schema.js';
 import type { TestServer } from '../../test/support/mysql-server.js';
 import { measure, measurePipeline, type Usage } from './measure.js';
@@ -65,8 +68,8 @@ export async function productBackup(
       },
     });
     const node = JSON.parse(await readFile(usageFile, 'utf8')) as { cpuSeconds: number; maxRssKiB: number };
-    const manifest = await readManifest(dir);
-    return { ...usage, nodeCpuSeconds: node.cpuSeconds, nodeMaxRssKiB: node.maxRssKiB, ...manifest };
+    const { storedBytes, rawBytes } = await manifestIn(dir);
+    return { ...usage, nodeCpuSeconds: node.cpuSeconds, nodeMaxRssKiB: node.maxRssKiB, storedBytes, rawBytes };
   };
   return keepIn ? run(keepIn) : inScratchDir(run);
 }
@@ -125,12 +128,14 @@ export function productVerify(source: TestServer, backupDir: string, file: strin
   return measure(process.execPath, [CLI, 'verify', file], { cwd: backupDir, env: productEnv(source, backupDir) });
 }
 
-export async function readManifest(dir: string): Promise<{ storedBytes: number; rawBytes: number }> {
-  const name = (await readdir(dir)).find((entry) => entry.endsWith('.manifest.json'));
-  if (!name) throw new Error(`the backup left no manifest in ${dir}`);
-  const manifest = JSON.parse(await readFile(path.join(dir, name), 'utf8')) as { storedBytes: number; rawBytes: number };
-  return { storedBytes: manifest.storedBytes, rawBytes: manifest.rawBytes };
+/** The manifest of the one backup a run left in `dir`. */
+export async function manifestIn(dir: string): Promise<Manifest> {
+  const manifest = await readManifest(manifestPath(await locateBackup(dir, 'latest')));
+  if (!manifest) throw new Error(`the backup in ${dir} has no readable manifest`);
+  return manifest;
 }
+
+const manifestPath = (dump: string) => path.join(path.dirname(dump), manifestFileName(path.basename(dump)));
 
 async function directoryBytes(dir: string): Promise<number> {
   let total = 0;

@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
 import type { Compression } from '../../src/config/schema.js';
 import { freePort, type TestServer } from '../../test/support/mysql-server.js';
-import { CLI, inScratchDir, productEnv, readManifest } from './contenders.js';
+import { CLI, inScratchDir, manifestIn, productEnv } from './contenders.js';
 
 /**
  * The long-running daemon (`run`), not the one-shot command: started with a backup on start and no
@@ -30,7 +30,7 @@ export async function daemonPeakRss(server: TestServer, compression: Compression
     try {
       await waitForStoredBackup(`http://127.0.0.1:${port}/metrics`);
       const status = await readFile(`/proc/${daemon.pid}/status`, 'utf8');
-      return { peakRssKiB: Number(/VmHWM:\s+(\d+)/.exec(status)![1]), rawBytes: (await readManifest(dir)).rawBytes };
+      return { peakRssKiB: Number(/VmHWM:\s+(\d+)/.exec(status)![1]), rawBytes: (await manifestIn(dir)).rawBytes };
     } finally {
       daemon.kill('SIGTERM');
       await daemon;

@@ -1,6 +1,8 @@
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
+import { renderDefaultsFile } from '../../src/mysql/defaults-file.js';
+import { Secret } from '../../src/secret.js';
 import { startTestServer, type TestServer } from '../../test/support/mysql-server.js';
 import { createBackupAccount } from '../../test/support/sample-data.js';
 
@@ -42,8 +44,8 @@ export async function writeClientOptions(
   account: { user: string; password: string },
 ): Promise<string> {
   const file = path.join(dir, name);
-  const lines = ['[client]', `user=${account.user}`, `password=${account.password}`, `host=${server.host}`, `port=${server.port}`, 'protocol=TCP'];
-  await writeFile(file, `${lines.join('\n')}\n`, { mode: 0o600 });
+  const address = { host: server.host, port: server.port, user: account.user, password: new Secret(account.password) };
+  await writeFile(file, renderDefaultsFile(address), { mode: 0o600 });
   return file;
 }
 
