@@ -1,5 +1,5 @@
 import type { Logger as CronLogger } from 'node-cron';
-import { removeLeftovers } from './backup/hygiene.js';
+import { removeLeftovers, removeStrandedPartials } from './backup/hygiene.js';
 import { readInventory } from './backup/inventory.js';
 import { runBackup } from './backup/run.js';
 import { assertWritableDirectory } from './backup/store.js';
@@ -44,6 +44,7 @@ export async function startDaemon(
   const observers: EventSink[] = [log, history.observe, metrics.observe];
   const emit: EventSink = (event: SidecarEvent) => observers.forEach((observe) => observe(event));
 
+  const strandedPartials = new Set<string>();
   const scheduler: BackupScheduler = new BackupScheduler({
     expression: config.schedule.expression,
     timeZone: config.schedule.timeZone,
@@ -51,6 +52,7 @@ export async function startDaemon(
     emit,
     run: async (runId, signal) => {
       options.beforeEachRun?.();
+      for (const path of await removeStrandedPartials(strandedPartials)) emit({ type: 'cleanup.removed', path });
       // Run results say when the next one is due: what a person reading the log wants next.
       const withNextRun: EventSink = (event) =>
         emit(
@@ -60,7 +62,10 @@ export async function startDaemon(
         );
       const outcome = await runBackup(config, { emit: withNextRun, signal, runId });
       // Never after a failure: a week of failing dumps must not delete the last good backups.
-      if (!outcome.ok) return;
+      if (!outcome.ok) {
+        if (outcome.leftover) strandedPartials.add(outcome.leftover);
+        return;
+      }
       try {
         await applyRetention(config.backup.dir, config.retention, emit, { runId });
       } catch (error) {

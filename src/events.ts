@@ -30,6 +30,8 @@ export type SidecarEvent =
       cause: string;
       stderr?: string;
       hint?: string;
+      /** A partial file the run could not remove. */
+      leftover?: string;
       durationMs: number;
       nextRun?: string | null;
     }

@@ -28,6 +28,25 @@ export async function removeLeftovers(dir: string, tmpDir: string = os.tmpdir())
   return removed;
 }
 
+/**
+ * Tries again to remove partial files that this process's own runs could not (BACKUP_DIR went
+ * read-only mid-run). They belong to finished runs, so unlike the sweep at start this is safe
+ * while the daemon runs. Those removed, or already gone, leave `files`; returns them.
+ */
+export async function removeStrandedPartials(files: Set<string>): Promise<string[]> {
+  const removed: string[] = [];
+  for (const file of files) {
+    try {
+      await unlink(file).catch(ignoreMissing);
+    } catch {
+      continue;
+    }
+    files.delete(file);
+    removed.push(file);
+  }
+  return removed;
+}
+
 export type SpaceCheck =
   | { readonly state: 'unknown' | 'ok' }
   | { readonly state: 'low' | 'insufficient'; readonly freeBytes: number; readonly lastDumpBytes: number };

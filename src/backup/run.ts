@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import path from 'node:path';
 import type { Config } from '../config/schema.js';
 import { UserError } from '../errors.js';
 import type { EventSink } from '../events.js';
@@ -14,7 +15,7 @@ import { readInventory } from './inventory.js';
 import { buildManifest, type Manifest } from './manifest.js';
 import { dumpFileName } from './naming.js';
 import { runDumpPipeline } from './pipeline.js';
-import { assertWritableDirectory, createPartialDump, discardPartialDump, publishDump } from './store.js';
+import { assertWritableDirectory, createPartialDump, discardPartialDump, type Leftover, publishDump } from './store.js';
 import { judgePipeline } from './verdict.js';
 
 export interface RunDependencies {
@@ -29,7 +30,15 @@ export interface RunDependencies {
 
 export type RunOutcome =
   | { readonly ok: true; readonly runId: string; readonly file: string; readonly manifest: Manifest }
-  | { readonly ok: false; readonly runId: string; readonly cause: string; readonly stderr?: string; readonly hint?: string };
+  | {
+      readonly ok: false;
+      readonly runId: string;
+      readonly cause: string;
+      readonly stderr?: string;
+      readonly hint?: string;
+      /** The run's partial file, when it could not be removed: a daemon removes it once it can. */
+      readonly leftover?: string;
+    };
 
 /**
  * One backup run: check the target directory and tools, wait for the server, dump through the
@@ -42,11 +51,13 @@ export async function runBackup(config: Config, deps: RunDependencies): Promise<
   const startedAt = now();
   const elapsed = () => now().getTime() - startedAt.getTime();
 
-  const fail = (cause: string, extra: { stderr?: string; hint?: string } = {}): RunOutcome => {
+  const fail = (cause: string, extra: { stderr?: string; hint?: string; leftover?: Leftover } = {}): RunOutcome => {
+    const { leftover } = extra;
     const clean = {
-      cause: redact(cause, config.mysql.password),
+      cause: redact(leftover ? `${cause}; ${describeLeftover(leftover)}` : cause, config.mysql.password),
       ...(extra.stderr ? { stderr: redact(extra.stderr, config.mysql.password) } : {}),
       ...(extra.hint ? { hint: extra.hint } : {}),
+      ...(leftover ? { leftover: leftover.path } : {}),
     };
     deps.emit({ type: 'backup.failed', runId, ...clean, durationMs: elapsed() });
     return { ok: false, runId, ...clean };
@@ -83,8 +94,12 @@ export async function runBackup(config: Config, deps: RunDependencies): Promise<
       const verdict = judgePipeline(outcome);
       for (const warning of verdict.warnings) deps.emit({ type: 'backup.warning', runId, warning: `mysqldump: ${warning}` });
       if (!verdict.ok) {
-        await discardPartialDump(partial);
-        return fail(verdict.cause, { stderr: verdict.stderr, ...(verdict.hint ? { hint: verdict.hint } : {}) });
+        const leftover = await discardPartialDump(partial);
+        return fail(verdict.cause, {
+          stderr: verdict.stderr,
+          ...(verdict.hint ? { hint: verdict.hint } : {}),
+          ...(leftover ? { leftover } : {}),
+        });
       }
       const manifest = buildManifest({
         file: dumpName,
@@ -99,7 +114,9 @@ export async function runBackup(config: Config, deps: RunDependencies): Promise<
         client,
         flags,
       });
-      await publishDump(partial, config.backup.dir, dumpName, { sha256, manifest });
+      await publishDump(partial, config.backup.dir, dumpName, { sha256, manifest }).catch((error: Error) => {
+        throw error instanceof UserError ? error : new UserError(`publishing ${dumpName} failed: ${error.message}`);
+      });
       deps.emit({
         type: 'backup.succeeded',
         runId,
@@ -113,15 +130,23 @@ export async function runBackup(config: Config, deps: RunDependencies): Promise<
       });
       return { ok: true, runId, file: dumpName, manifest };
     } catch (error) {
-      await discardPartialDump(partial);
-      throw error;
+      const leftover = await discardPartialDump(partial);
+      return failWith(error, leftover ? { leftover } : {});
     }
   } catch (error) {
-    if (error instanceof UserError) return fail(error.message, error.hint ? { hint: error.hint } : {});
-    if (deps.signal?.aborted) return fail('the run was cancelled (shutdown)');
-    return fail(`unexpected error: ${(error as Error).message ?? String(error)}`);
+    return failWith(error);
+  }
+
+  function failWith(error: unknown, extra: { leftover?: Leftover } = {}): RunOutcome {
+    if (error instanceof UserError) return fail(error.message, { ...(error.hint ? { hint: error.hint } : {}), ...extra });
+    if (deps.signal?.aborted) return fail('the run was cancelled (shutdown)', extra);
+    return fail(`unexpected error: ${(error as Error).message ?? String(error)}`, extra);
   }
 }
+
+const describeLeftover = (leftover: Leftover) =>
+  `its partial file ${path.basename(leftover.path)} could not be removed (${leftover.reason}); ` +
+  'it is not a backup, and the daemon removes it once it can';
 
 /** Fails at once when the last dump would not fit again; returns a warning when it barely would. */
 async function assertEnoughSpace(dir: string): Promise<string | undefined> {

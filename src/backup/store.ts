@@ -66,11 +66,25 @@ export async function createPartialDump(
   }
 }
 
-export async function discardPartialDump(partial: PartialDump): Promise<void> {
+/** A partial file that could not be removed, and why. */
+export interface Leftover {
+  readonly path: string;
+  readonly reason: string;
+}
+
+/**
+ * Closes and removes a partial dump. It does not throw: a directory gone read-only mid-run
+ * fails the removal too, and the run must still report what failed first.
+ */
+export async function discardPartialDump(partial: PartialDump): Promise<Leftover | undefined> {
   partial.stream.destroy();
-  await unlink(partial.path).catch((error: NodeJS.ErrnoException) => {
-    if (error.code !== 'ENOENT') throw error;
-  });
+  try {
+    await unlink(partial.path);
+    return undefined;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    return code === 'ENOENT' ? undefined : { path: partial.path, reason: code ?? (error as Error).message };
+  }
 }
 
 /** Publishes a finished (flushed and closed) partial dump as `dumpName`, with `<dump>.sha256` and `<dump>.manifest.json`. */
