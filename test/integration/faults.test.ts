@@ -213,6 +213,39 @@ describe('faults', () => {
     }
   });
 
+  it.skipIf(process.getuid?.() !== 0)('BACKUP_DIR made read-only in the middle of a run (needs root): the run fails with that cause; the daemon removes its partial file once it can', async () => {
+    const dir = await makeTempDir();
+    await chown(dir, NOBODY, NOBODY);
+    const stall = await holdDumpMidway(fixture.server);
+    const daemon = startCli(['run'], sidecarEnv(fixture.server, PASSWORD, dir, { BACKUP_SCHEDULE: '*/2 * * * * *' }), { user: NOBODY });
+    cliPids.push(daemon.pid!);
+    try {
+      await stall.waitUntilDumpWaits('backup');
+      const [partial] = (await readdir(dir)).filter((n) => n.endsWith('.partial'));
+      expect(partial).toBeDefined();
+      // The dump goes on into its open file; giving it a name, and removing it, now fail.
+      await chmod(dir, 0o555);
+      await stall.release();
+      const [failed] = (await waitForLog(path.join(dir, 'backup.log'), (e) => countEvents(e, 'backup.failed') >= 1)).filter(
+        (e) => e.event === 'backup.failed',
+      );
+      expect(failed!.cause).toMatch(/EACCES/);
+      expect(failed!.cause).not.toMatch(/unexpected error/);
+      expect(failed!.cause).toContain(`${partial} could not be removed`);
+      expect(await readdir(dir)).toContain(partial);
+      await chmod(dir, 0o755);
+      const events = await waitForLog(path.join(dir, 'backup.log'), (e) => countEvents(e, 'backup.succeeded') >= 1);
+      expect(events.filter((e) => e.event === 'cleanup.removed').map((e) => e.path)).toContain(path.join(dir, partial!));
+    } finally {
+      await stall.release();
+      await chmod(dir, 0o755);
+      daemon.kill('SIGTERM');
+      await daemon;
+    }
+    // Stopped, so no run is in flight whose own partial file would be listed.
+    expect((await readdir(dir)).filter((n) => n.endsWith('.partial'))).toEqual([]);
+  });
+
   it.skipIf(process.getuid?.() !== 0)('BACKUP_DIR made read-only under the running daemon (needs root): runs fail until it is writable again', async () => {
     // Root writes anywhere and a busy file system cannot be remounted read-only, so the daemon
     // runs as nobody and loses write permission on its directory.
@@ -228,10 +261,11 @@ describe('faults', () => {
       await chmod(dir, 0o755);
       const before = countEvents(await readLogEvents(path.join(dir, 'backup.log')), 'backup.succeeded');
       await waitForLog(path.join(dir, 'backup.log'), (e) => countEvents(e, 'backup.succeeded') > before);
-      expect((await readdir(dir)).filter((n) => n.endsWith('.partial'))).toEqual([]);
     } finally {
       daemon.kill('SIGTERM');
       await daemon;
     }
+    // Only once stopped: a run in flight has its own partial file, which is no leftover.
+    expect((await readdir(dir)).filter((n) => n.endsWith('.partial'))).toEqual([]);
   });
 });
