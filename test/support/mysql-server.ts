@@ -75,6 +75,7 @@ class LocalServer implements TestServer {
     const template = await ensureTemplateDatadir(binary, flavour);
     const dir = await mkdtemp(path.join(os.tmpdir(), 'mbs-test-server-'));
     await cp(template, path.join(dir, 'data'), { recursive: true });
+    await mkdir(path.join(dir, 'tmp'));
     const server = new LocalServer(flavour, binary, dir, await freePort(), options.binlog ?? true, options.bufferPoolMiB ?? 64);
     LIVE.add(server);
     try {
@@ -155,6 +156,9 @@ class LocalServer implements TestServer {
       `--socket=${this.socket}`,
       `--pid-file=${path.join(this.dir, 'mysqld.pid')}`,
       `--log-error=${path.join(this.dir, 'error.log')}`,
+      // A server starting deletes every #sql* file in its tmpdir as its own leftovers: with a
+      // shared /tmp, each test server started would pull the temp tables from under the others.
+      `--tmpdir=${path.join(this.dir, 'tmp')}`,
       '--server-id=1',
       '--skip-name-resolve',
       `--innodb-buffer-pool-size=${this.bufferPoolMiB}M`,
@@ -226,6 +230,7 @@ async function ensureTemplateDatadir(binary: string, flavour: 'mariadb' | 'mysql
   const data = path.join(scratch, 'data');
   await mkdir(data);
   const user = IS_ROOT ? ['--user=root'] : [];
+  const tmpdir = `--tmpdir=${scratch}`;
   if (flavour === 'mariadb') {
     const installer = ['mariadb-install-db', 'mysql_install_db'].find((n) =>
       [...(process.env.PATH ?? '').split(':'), ...SBIN_DIRS].some((d) => existsSync(path.join(d, n))),
@@ -237,10 +242,11 @@ async function ensureTemplateDatadir(binary: string, flavour: 'mariadb' | 'mysql
       '--auth-root-authentication-method=normal',
       '--skip-test-db',
       ...INNODB_SMALL_LOG,
+      tmpdir,
       ...user,
     ]);
   } else {
-    await execa(binary, ['--no-defaults', '--initialize-insecure', `--datadir=${data}`, ...user]);
+    await execa(binary, ['--no-defaults', '--initialize-insecure', `--datadir=${data}`, tmpdir, ...user]);
   }
   try {
     await rename(data, template);
