@@ -36,11 +36,11 @@ export async function removeLeftovers(dir: string, tmpDir: string = os.tmpdir())
 export async function removeStrandedPartials(files: Set<string>): Promise<string[]> {
   const removed: string[] = [];
   for (const file of files) {
-    try {
-      await unlink(file).catch(ignoreMissing);
-    } catch {
-      continue;
-    }
+    const gone = await unlink(file).then(
+      () => true,
+      (error: NodeJS.ErrnoException) => error.code === 'ENOENT',
+    );
+    if (!gone) continue;
     files.delete(file);
     removed.push(file);
   }

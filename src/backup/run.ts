@@ -98,7 +98,7 @@ export async function runBackup(config: Config, deps: RunDependencies): Promise<
         return fail(verdict.cause, {
           stderr: verdict.stderr,
           ...(verdict.hint ? { hint: verdict.hint } : {}),
-          ...(leftover ? { leftover } : {}),
+          leftover,
         });
       }
       const manifest = buildManifest({
@@ -131,7 +131,7 @@ export async function runBackup(config: Config, deps: RunDependencies): Promise<
       return { ok: true, runId, file: dumpName, manifest };
     } catch (error) {
       const leftover = await discardPartialDump(partial);
-      return failWith(error, leftover ? { leftover } : {});
+      return failWith(error, { leftover });
     }
   } catch (error) {
     return failWith(error);
