@@ -17,6 +17,9 @@ import { applyRetention } from './retention.js';
 import { RunHistory } from './run-history.js';
 import { BackupScheduler, type StopOutcome, upcomingRuns } from './scheduler.js';
 
+/** Room left before the next scheduled run when the long-query guard gives up: a recheck and a failing run. */
+const GUARD_MARGIN_MS = 5_000;
+
 export interface Daemon {
   readonly scheduler: BackupScheduler;
   /** Stops scheduling, lets the run in flight finish within `graceMs` (or abandons it), closes HTTP. */
@@ -30,7 +33,14 @@ export interface Daemon {
  */
 export async function startDaemon(
   config: Config,
-  options: { log: EventSink; version: string; cronLogger?: CronLogger; beforeEachRun?: () => void },
+  options: {
+    log: EventSink;
+    version: string;
+    cronLogger?: CronLogger;
+    beforeEachRun?: () => void;
+    /** A run failed in a way no later run can fix (client tools of another family): the caller stops the daemon. */
+    onFatal?: (failure: { cause: string; hint?: string }) => void;
+  },
 ): Promise<Daemon> {
   const { log } = options;
   await assertWritableDirectory(config.backup.dir);
@@ -60,10 +70,15 @@ export async function startDaemon(
             ? { ...event, nextRun: scheduler.nextRun?.toISOString() ?? null }
             : event,
         );
-      const outcome = await runBackup(config, { emit: withNextRun, signal, runId });
+      // The long-query guard may hold a dump back until shortly before the next scheduled run, so
+      // that a guard that gives up leaves that run to start afresh rather than be skipped.
+      const nextRunMs = scheduler.nextRun?.getTime();
+      const longQueryWaitMs = nextRunMs === undefined ? config.mysql.waitTimeoutMs : Math.max(0, nextRunMs - Date.now() - GUARD_MARGIN_MS);
+      const outcome = await runBackup(config, { emit: withNextRun, signal, runId, longQueryWaitMs });
       // Never after a failure: a week of failing dumps must not delete the last good backups.
       if (!outcome.ok) {
         if (outcome.leftover) strandedPartials.add(outcome.leftover);
+        if (outcome.fatal) options.onFatal?.({ cause: outcome.cause, ...(outcome.hint ? { hint: outcome.hint } : {}) });
         return;
       }
       try {
@@ -160,7 +175,12 @@ function scheduleDrills(config: Config, schedule: string, emit: EventSink): Back
         emit({ type: 'drill.failed', runId, file: '-', target: describeAddress(target), problems: ['there is no backup to drill yet'], durationMs: 0 });
         return;
       }
-      await drillWithEvents(newest.path, target, emit, { runId, signal, waitTimeoutMs: config.mysql.waitTimeoutMs });
+      await drillWithEvents(newest.path, target, emit, {
+        runId,
+        signal,
+        waitTimeoutMs: config.mysql.waitTimeoutMs,
+        clientDir: config.mysql.clientDir,
+      });
     },
   });
 }

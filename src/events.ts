@@ -1,5 +1,7 @@
 import type { BinlogCoordinates } from './backup/dump-inspector.js';
 import type { Compression } from './config/schema.js';
+import type { LongQuery } from './mysql/long-query-guard.js';
+import type { GtidDecision } from './restore/gtid.js';
 
 /**
  * Everything the sidecar learns is an event. The log (and, later, the metrics) are views of these;
@@ -11,6 +13,7 @@ export type SidecarEvent =
   | { type: 'mysql.waiting'; runId: string; target: string; attempt: number; retryInMs: number; cause: string }
   | { type: 'mysql.ready'; runId: string; target: string; serverVersion: string; flavour: string }
   | { type: 'backup.warning'; runId: string; warning: string }
+  | { type: 'backup.waiting'; runId: string; queries: readonly LongQuery[]; waitedMs: number; waitLimitMs: number }
   | { type: 'backup.started'; runId: string; file: string; compression: Compression; flags: readonly string[] }
   | {
       type: 'backup.succeeded';
@@ -38,6 +41,7 @@ export type SidecarEvent =
   // Restores and drills.
   | { type: 'restore.started'; file: string; target: string; storedBytes: number }
   | { type: 'restore.progress'; file: string; percent: number; bytes: number }
+  | ({ type: 'restore.gtid'; file: string; target: string } & GtidDecision)
   | { type: 'restore.succeeded'; file: string; target: string; durationMs: number }
   | { type: 'restore.failed'; file: string; target: string; cause: string }
   | { type: 'drill.started'; runId?: string; file: string; target: string }
@@ -62,6 +66,7 @@ export type SidecarEvent =
       http: string;
     }
   | { type: 'schedule.skipped'; runningRunId: string; runningForMs: number; skippedTotal: number; nextRun: string | null }
+  | { type: 'daemon.refusing'; cause: string; hint?: string }
   | { type: 'daemon.stopping'; signal: string; runInFlight: string | null; graceMs: number }
   | { type: 'daemon.aborting'; signal: string; runInFlight: string | null }
   | { type: 'daemon.stopped'; outcome: 'idle' | 'finished' | 'abandoned'; waitedMs: number };

@@ -1,8 +1,9 @@
 import { existsSync, fstatSync, statSync } from 'node:fs';
 import path from 'node:path';
 import pino, { type Logger } from 'pino';
-import { formatDuration } from './config/duration.js';
+import { formatDuration, formatElapsed } from './config/duration.js';
 import type { EventSink, SidecarEvent } from './events.js';
+import { describeLongQuery } from './mysql/long-query-guard.js';
 
 export interface SidecarLogger {
   readonly logger: Logger;
@@ -75,6 +76,13 @@ function describe(event: SidecarEvent): ['info' | 'warn' | 'error', string] {
       return ['info', `MySQL at ${event.target} answers: ${event.serverVersion}`];
     case 'backup.warning':
       return ['warn', event.warning];
+    case 'backup.waiting':
+      return [
+        'warn',
+        `the dump waits: ${event.queries.map(describeLongQuery).join('; ')} ran longer than BACKUP_LONG_QUERY_GUARD, ` +
+          `and mysqldump's global read lock would stall writes behind it; it waits up to ${formatElapsed(event.waitLimitMs)}` +
+          (event.waitedMs >= 1000 ? ` (${formatElapsed(event.waitedMs)} so far)` : ''),
+      ];
     case 'backup.started':
       return ['info', `backup started: ${event.file}`];
     case 'backup.succeeded':
@@ -85,6 +93,8 @@ function describe(event: SidecarEvent): ['info' | 'warn' | 'error', string] {
       return ['info', `restore of ${event.file} into ${event.target} started`];
     case 'restore.progress':
       return ['info', `restore of ${event.file}: ${event.percent}%`];
+    case 'restore.gtid':
+      return ['info', `GTIDs: ${event.reason}`];
     case 'restore.succeeded':
       return ['info', `restored ${event.file} into ${event.target} in ${event.durationMs} ms`];
     case 'restore.failed':
@@ -115,6 +125,8 @@ function describe(event: SidecarEvent): ['info' | 'warn' | 'error', string] {
         'warn',
         `scheduled run skipped: run ${event.runningRunId} still running after ${formatDuration(Math.round(event.runningForMs / 1000) * 1000 || 1000)}`,
       ];
+    case 'daemon.refusing':
+      return ['error', `stopping, since no run can succeed without a change of configuration: ${event.cause}`];
     case 'daemon.stopping':
       return [
         'info',

@@ -58,13 +58,14 @@ export function endsWithCompletionTrailer(tail: string): boolean {
 /**
  * From the commented statements --master-data=2 / --source-data=2 write near the top
  * ("-- CHANGE MASTER TO MASTER_LOG_FILE='binlog.000003', MASTER_LOG_POS=1130;" or the
- * SOURCE_ spelling), MySQL's "SET @@GLOBAL.GTID_PURGED=..." near the top, and MariaDB's
+ * SOURCE_ spelling), MySQL's "SET @@GLOBAL.GTID_PURGED=/*!80000 '+'*\/ '...'" near the top (or,
+ * with --set-gtid-purged=COMMENTED, "/* SET @@GLOBAL.GTID_PURGED='+...';*\/"), and MariaDB's
  * "-- SET GLOBAL gtid_slave_pos='0-1-5';" near the end.
  */
 export function parseBinlogCoordinates(head: string, tail: string): BinlogCoordinates | null {
   const position = /(?:MASTER|SOURCE)_LOG_FILE='([^']+)',\s*(?:MASTER|SOURCE)_LOG_POS=(\d+)/.exec(head);
   const gtid =
-    /GTID_PURGED=(?:\/\*!80000 '\+'\*\/ )?'([^']*)'/.exec(head) ?? /gtid_slave_pos='([^']*)'/.exec(tail);
+    /GTID_PURGED=(?:\/\*!80000 '\+'\*\/ )?'\+?([^']*)'/.exec(head) ?? /gtid_slave_pos='([^']*)'/.exec(tail);
   if (!position && !gtid) return null;
   return {
     file: position?.[1] ?? null,

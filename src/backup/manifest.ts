@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import type { Compression, Config } from '../config/schema.js';
-import type { DumpClient } from '../mysql/dump-client.js';
+import type { ClientTool } from '../mysql/client-tools.js';
 import type { ServerInfo } from '../mysql/server-info.js';
 import type { BinlogCoordinates, DumpInspection } from './dump-inspector.js';
 
@@ -35,7 +35,7 @@ export function buildManifest(run: {
   sha256: string;
   config: Config;
   server: ServerInfo;
-  client: DumpClient;
+  client: ClientTool;
   flags: readonly string[];
 }): Manifest {
   const { config, server, client } = run;

@@ -5,8 +5,11 @@ import { UserError } from '../errors.js';
 import type { EventSink } from '../events.js';
 import { describeAddress, waitForServer } from '../mysql/connect.js';
 import { withDefaultsFile } from '../mysql/defaults-file.js';
+import { assertSameFamily, type ClientTool, ClientFamilyMismatch, findClientTool, readDumpOptions } from '../mysql/client-tools.js';
 import { dumpArgs, dumpFlags } from '../mysql/dump-args.js';
-import { DUMP_BINARY, type DumpClient, readDumpClient } from '../mysql/dump-client.js';
+import { waitOutLongQueries } from '../mysql/long-query-guard.js';
+import { type CoordinatesPlan, planCoordinates } from '../mysql/coordinates-plan.js';
+import { grantStatement, missingDumpPrivileges } from '../mysql/privileges.js';
 import { readServerInfo, type ServerInfo } from '../mysql/server-info.js';
 import { redact } from '../secret.js';
 import { checkCompressorAvailable } from './compression.js';
@@ -23,9 +26,13 @@ export interface RunDependencies {
   readonly now?: () => Date;
   /** Aborting it stops mysqldump and abandons the run cleanly. */
   readonly signal?: AbortSignal;
-  readonly dumpBinary?: string;
   /** The scheduler names runs itself so that a skipped tick can say which run it waited for. */
   readonly runId?: string;
+  /**
+   * How long the long-query guard may hold the dump back: the daemon gives it the time to the next
+   * scheduled run; by default MYSQL_WAIT_TIMEOUT.
+   */
+  readonly longQueryWaitMs?: number;
 }
 
 export type RunOutcome =
@@ -38,6 +45,8 @@ export type RunOutcome =
       readonly hint?: string;
       /** The run's partial file, when it could not be removed: a daemon removes it once it can. */
       readonly leftover?: string;
+      /** No later run can succeed without a new configuration (client tools of another family). */
+      readonly fatal?: boolean;
     };
 
 /**
@@ -51,7 +60,7 @@ export async function runBackup(config: Config, deps: RunDependencies): Promise<
   const startedAt = now();
   const elapsed = () => now().getTime() - startedAt.getTime();
 
-  const fail = (cause: string, extra: { stderr?: string; hint?: string; leftover?: Leftover } = {}): RunOutcome => {
+  const fail = (cause: string, extra: { stderr?: string; hint?: string; leftover?: Leftover; fatal?: boolean } = {}): RunOutcome => {
     const { leftover } = extra;
     const clean = {
       cause: redact(leftover ? `${cause}; ${describeLeftover(leftover)}` : cause, config.mysql.password),
@@ -60,7 +69,7 @@ export async function runBackup(config: Config, deps: RunDependencies): Promise<
       ...(leftover ? { leftover: leftover.path } : {}),
     };
     deps.emit({ type: 'backup.failed', runId, ...clean, durationMs: elapsed() });
-    return { ok: false, runId, ...clean };
+    return { ok: false, runId, ...clean, ...(extra.fatal ? { fatal: true } : {}) };
   };
 
   deps.emit({ type: 'run.started', runId });
@@ -69,11 +78,11 @@ export async function runBackup(config: Config, deps: RunDependencies): Promise<
     const spaceWarning = await assertEnoughSpace(config.backup.dir);
     if (spaceWarning) deps.emit({ type: 'backup.warning', runId, warning: spaceWarning });
     await checkCompressorAvailable(config.backup.compression);
-    const client = await readDumpClient(deps.dumpBinary ?? DUMP_BINARY);
-    const server = await probeServer(config, runId, deps);
-    for (const warning of compatibilityWarnings(client, server)) deps.emit({ type: 'backup.warning', runId, warning });
-
-    const flags = dumpFlags(client, server);
+    const client = await findClientTool('mysqldump', config.mysql.clientDir);
+    const options = await readDumpOptions(client);
+    // Last before the dump, so that the long-query guard's check is as close to mysqldump's lock as can be.
+    const { server, plan } = await prepareServer(config, client, runId, deps);
+    const flags = dumpFlags({ client, options, plan, lockWaitSeconds: lockWaitSeconds(config) });
     const dumpStartedAt = now();
     const { dumpName, partial } = await createPartialDump(config.backup.dir, dumpStartedAt, (at) =>
       dumpFileName(at, config.backup.compression, config.schedule.timeZone),
@@ -138,7 +147,9 @@ export async function runBackup(config: Config, deps: RunDependencies): Promise<
   }
 
   function failWith(error: unknown, extra: { leftover?: Leftover } = {}): RunOutcome {
-    if (error instanceof UserError) return fail(error.message, { ...(error.hint ? { hint: error.hint } : {}), ...extra });
+    if (error instanceof UserError) {
+      return fail(error.message, { ...(error.hint ? { hint: error.hint } : {}), ...extra, fatal: error instanceof ClientFamilyMismatch });
+    }
     if (deps.signal?.aborted) return fail('the run was cancelled (shutdown)', extra);
     return fail(`unexpected error: ${(error as Error).message ?? String(error)}`, extra);
   }
@@ -164,7 +175,17 @@ async function assertEnoughSpace(dir: string): Promise<string | undefined> {
 
 const formatMiB = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
 
-async function probeServer(config: Config, runId: string, deps: RunDependencies): Promise<ServerInfo> {
+/**
+ * Everything the dump needs from the server, checked before it starts: the server answers, the
+ * client tools are of its family, the account may dump everything, and no long statement would
+ * make mysqldump's global read lock stall the application.
+ */
+async function prepareServer(
+  config: Config,
+  client: ClientTool,
+  runId: string,
+  deps: RunDependencies,
+): Promise<{ server: ServerInfo; plan: CoordinatesPlan }> {
   const target = describeAddress(config.mysql);
   const connection = await waitForServer(config.mysql, {
     timeoutMs: config.mysql.waitTimeoutMs,
@@ -172,24 +193,41 @@ async function probeServer(config: Config, runId: string, deps: RunDependencies)
     onWaiting: (progress) => deps.emit({ type: 'mysql.waiting', runId, target, ...progress }),
   });
   try {
-    const info = await readServerInfo(connection);
-    deps.emit({ type: 'mysql.ready', runId, target, serverVersion: info.version, flavour: info.flavour });
-    return info;
+    const server = await readServerInfo(connection);
+    deps.emit({ type: 'mysql.ready', runId, target, serverVersion: server.version, flavour: server.flavour });
+    assertSameFamily(client, server, `the server at ${target}`);
+    const plan = planCoordinates(server, config.backup.binlogCoordinates);
+    const missing = missingDumpPrivileges(server, plan);
+    if (missing.length > 0) {
+      throw new UserError(
+        `the account ${server.account} lacks ${missing.map((m) => `${m.privilege} (${m.consequence})`).join('; ')}`,
+        { hint: `As an administrator: ${grantStatement(missing, server.account)};` },
+      );
+    }
+    if (plan.binlog.state === 'unreadable') {
+      deps.emit({ type: 'backup.warning', runId, warning: `binary logging is on, but this dump records no binlog coordinates: ${plan.binlog.reason}` });
+    }
+    const guardMs = config.backup.longQueryGuardMs;
+    if (guardMs !== undefined && plan.globalReadLock) {
+      const waitLimitMs = deps.longQueryWaitMs ?? config.mysql.waitTimeoutMs;
+      await waitOutLongQueries(connection, {
+        thresholdSeconds: Math.ceil(guardMs / 1000),
+        waitLimitMs,
+        signal: deps.signal,
+        onWaiting: (queries, waitedMs) => deps.emit({ type: 'backup.waiting', runId, queries, waitedMs, waitLimitMs }),
+      });
+    }
+    return { server, plan };
   } finally {
     await connection.end().catch(() => undefined);
   }
 }
 
-function compatibilityWarnings(client: DumpClient, server: ServerInfo): string[] {
-  const warnings: string[] = [];
-  if (client.flavour !== server.flavour) {
-    warnings.push(
-      `${client.binary} is ${client.flavour} ${client.version} but the server is ${server.flavour} ${server.version}; ` +
-        'dumps are only trustworthy with the client tools of the server they dump',
-    );
-  }
-  if (server.binlog.state === 'unreadable') {
-    warnings.push(`binary logging is on, but this dump records no binlog coordinates: ${server.binlog.reason}`);
-  }
-  return warnings;
+/**
+ * The dump's own session waits at most this long for its global read lock: as long as the guard
+ * lets a statement run (BACKUP_LONG_QUERY_GUARD), or a minute with the guard off, instead of the
+ * server's default of a year.
+ */
+function lockWaitSeconds(config: Config): number {
+  return Math.ceil((config.backup.longQueryGuardMs ?? 60_000) / 1000);
 }

@@ -5,7 +5,7 @@ import { pipeline } from 'node:stream/promises';
 import { BATCH_BYTES } from './chunk-batcher.js';
 import { compressionOf, createDecompressor } from './compression.js';
 import { DigestTap } from './digest-tap.js';
-import { DumpInspector } from './dump-inspector.js';
+import { type BinlogCoordinates, DumpInspector } from './dump-inspector.js';
 import { type Manifest, readManifest } from './manifest.js';
 import { checksumFileName, manifestFileName } from './naming.js';
 import { RowCounter, type TableCount } from './row-counter.js';
@@ -22,6 +22,8 @@ export interface VerifyReport {
   readonly completed: boolean;
   /** Rows per table as the dump's INSERTs hold them. */
   readonly tables: readonly TableCount[];
+  /** Binlog coordinates and GTID set as the dump itself records them. */
+  readonly binlog: BinlogCoordinates | null;
   readonly manifest: Manifest | null;
 }
 
@@ -76,6 +78,7 @@ export async function verifyBackup(file: string): Promise<VerifyReport> {
     rawBytes: inspection.rawBytes,
     completed: inspection.completed,
     tables: rows.tables,
+    binlog: inspection.binlog,
     manifest,
   };
 }

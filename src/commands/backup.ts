@@ -24,7 +24,8 @@ export async function backupCommand(args: string[], context: CommandContext): Pr
     context.stderr.write(`mysql-backup-sidecar: backup failed: ${outcome.cause}\n`);
     if (outcome.stderr) context.stderr.write(`${outcome.stderr.replace(/^/gm, '  ')}\n`);
     if (outcome.hint) context.stderr.write(`  ${outcome.hint}\n`);
-    return 1;
+    // A run that no retry can fix (client tools of another family) is a configuration error.
+    return outcome.fatal ? 2 : 1;
   } finally {
     process.off('SIGINT', cancel).off('SIGTERM', cancel);
   }

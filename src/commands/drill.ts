@@ -32,6 +32,7 @@ export async function drillCommand(args: string[], context: CommandContext): Pro
 
   const report = await drillWithEvents(file, target, emit, {
     waitTimeoutMs: config.mysql.waitTimeoutMs,
+    clientDir: config.mysql.clientDir,
     onStage: (stage) => context.stderr.write(`${stage} ...\n`),
   });
   for (const t of report.tables) {

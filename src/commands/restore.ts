@@ -4,14 +4,16 @@ import { parseArgs } from 'node:util';
 import { locateBackup } from '../backup/locate.js';
 import { verifyBackup } from '../backup/verify.js';
 import { loadConfig } from '../config/load.js';
-import { UserError } from '../errors.js';
+import { UsageError, UserError } from '../errors.js';
 import { createLogger, logEvents } from '../log.js';
-import { describeAddress, waitForServer } from '../mysql/connect.js';
+import { describeAddress } from '../mysql/connect.js';
+import { GTID_PURGED_MODES, type GtidPurgedMode } from '../restore/gtid.js';
 import { resolveTarget, TARGET_OPTIONS } from '../mysql/target.js';
 import { restoreDump } from '../restore/restore.js';
 import type { CommandContext } from './context.js';
 
-export const summary = 'restore [FILE|latest] --yes: verify, then stream the dump into the server (--host/--port for another)';
+export const summary =
+  'restore [FILE|latest] --yes [--gtid-purged=auto|apply|skip]: verify, then stream the dump into the server (--host/--port for another)';
 
 /**
  * `restore [FILE|latest] --yes`: verifies first, then replaces the databases in the dump on the
@@ -22,9 +24,10 @@ export async function restoreCommand(args: string[], context: CommandContext): P
   const { values, positionals } = parseArgs({
     args,
     allowPositionals: true,
-    options: { yes: { type: 'boolean', default: false }, ...TARGET_OPTIONS },
+    options: { yes: { type: 'boolean', default: false }, 'gtid-purged': { type: 'string' }, ...TARGET_OPTIONS },
     strict: true,
   });
+  const gtidPurged = parseGtidPurged(values['gtid-purged']);
   const config = loadConfig({ env: context.env, cwd: context.cwd });
   const file = await locateBackup(config.backup.dir, positionals[0]);
   const target = resolveTarget(config.mysql, values, context.cwd);
@@ -40,16 +43,22 @@ export async function restoreCommand(args: string[], context: CommandContext): P
   if (!verification.ok) {
     throw new UserError(`refusing to restore ${name}: it does not verify\n${verification.problems.join('\n')}`);
   }
-  const connection = await waitForServer(target, { timeoutMs: config.mysql.waitTimeoutMs });
-  await connection.end();
 
-  emit({ type: 'restore.started', file: name, target: where, storedBytes: verification.storedBytes });
-  say(`restoring ${name} into ${where} as ${target.user} ...`);
   const began = Date.now();
   let loggedTenth = 0;
   let drawnAt = 0;
   try {
     await restoreDump(file, target, {
+      clientDir: config.mysql.clientDir,
+      waitTimeoutMs: config.mysql.waitTimeoutMs,
+      gtidPurged,
+      dumpGtidSet: verification.binlog?.gtid ?? null,
+      onReady: (decision) => {
+        emit({ type: 'restore.started', file: name, target: where, storedBytes: verification.storedBytes });
+        emit({ type: 'restore.gtid', file: name, target: where, ...decision });
+        say(`GTIDs: ${decision.reason}`);
+        say(`restoring ${name} into ${where} as ${target.user} ...`);
+      },
       onBytes: (bytes, total) => {
         const percent = Math.floor((bytes / total) * 100);
         if (Math.floor(percent / 10) > loggedTenth) {
@@ -72,6 +81,14 @@ export async function restoreCommand(args: string[], context: CommandContext): P
   emit({ type: 'restore.succeeded', file: name, target: where, durationMs });
   context.stdout.write(`restored ${name} into ${where} in ${(durationMs / 1000).toFixed(1)} s\n`);
   return 0;
+}
+
+function parseGtidPurged(value: string | undefined): GtidPurgedMode | undefined {
+  if (value === undefined) return undefined;
+  if (!(GTID_PURGED_MODES as readonly string[]).includes(value)) {
+    throw new UsageError(`--gtid-purged=${value}: expected ${GTID_PURGED_MODES.join(', ')}`);
+  }
+  return value as GtidPurgedMode;
 }
 
 /** Asks for `expected` to be typed on a terminal; without one, refuses. */

@@ -26,3 +26,16 @@ export function formatDuration(ms: number): string {
   }
   return `${ms}ms`;
 }
+
+/** A measured span to the second, in the same units: 3011 ms -> "3s", 10793 s -> "2h59m53s". */
+export function formatElapsed(ms: number): string {
+  let seconds = Math.max(1, Math.round(ms / 1000));
+  const parts: string[] = [];
+  for (const [unit, size] of [['h', 3600], ['m', 60], ['s', 1]] as const) {
+    if (seconds >= size) {
+      parts.push(`${Math.floor(seconds / size)}${unit}`);
+      seconds %= size;
+    }
+  }
+  return parts.join('');
+}

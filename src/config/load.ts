@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import dotenv from 'dotenv';
 import { ConfigError } from '../errors.js';
@@ -68,6 +68,12 @@ export function loadConfig(options: { env: NodeJS.ProcessEnv; cwd: string }): Co
     settings[name] ??= value;
   }
 
+  // Checked here, not at the first run: a mistyped directory would otherwise fail every run.
+  const clientDir = settings.MYSQL_CLIENT_DIR;
+  if (clientDir !== undefined && !isDirectory(path.resolve(options.cwd, clientDir))) {
+    problems.push(`MYSQL_CLIENT_DIR=${JSON.stringify(clientDir)} is not a directory: expected the directory holding mysqldump and mysql`);
+  }
+
   const result = parseSettings(settings, {
     cwd: options.cwd,
     describe: (variable) => sources.get(variable) ?? variable,
@@ -85,6 +91,14 @@ function readDotenv(cwd: string, problems: string[]): Settings {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return {};
     problems.push(`${file} cannot be read: ${describeFsError(error)}`);
     return {};
+  }
+}
+
+function isDirectory(dir: string): boolean {
+  try {
+    return statSync(dir).isDirectory();
+  } catch {
+    return false;
   }
 }
 

@@ -14,6 +14,8 @@ export interface Config {
     readonly password: Secret;
     /** How long a run waits for the server to answer before it fails. */
     readonly waitTimeoutMs: number;
+    /** Where mysqldump and mysql are (MYSQL_CLIENT_DIR); undefined: found on PATH. */
+    readonly clientDir: string | undefined;
   };
   readonly backup: {
     readonly dir: string;
@@ -21,6 +23,10 @@ export interface Config {
     readonly compressionLevel: number;
     readonly timeoutMs: number;
     readonly logFile: string;
+    /** A dump that takes a global read lock waits while a statement has run longer; undefined: off. */
+    readonly longQueryGuardMs: number | undefined;
+    /** Record the binlog position and GTID set (auto), or neither, and take no global read lock (off). */
+    readonly binlogCoordinates: boolean;
   };
   readonly schedule: {
     readonly expression: string;
@@ -66,6 +72,10 @@ export const DEFAULTS = {
   BACKUP_COMPRESSION: 'zstd',
   BACKUP_TIMEOUT: '6h',
   BACKUP_STOP_GRACE: '30s',
+  // Also the dump session's lock wait, so the longest a flush may hold writes up (README: the global
+  // read lock). mydumper's guard defaults to 60 s, a minute of stalled writes.
+  BACKUP_LONG_QUERY_GUARD: '5s',
+  BACKUP_BINLOG_COORDINATES: 'auto',
   TZ: 'UTC',
   LOG_LEVEL: 'info',
   HTTP_HOST: '0.0.0.0',
@@ -82,6 +92,17 @@ const duration = z.string().transform((text, ctx) => {
   const ms = parseDuration(text);
   if (ms === undefined) {
     ctx.addIssue({ code: 'custom', message: `is not a duration: expected ${DURATION_FORMAT}` });
+    return z.NEVER;
+  }
+  return ms;
+});
+
+/** A duration, or off (returned as undefined). */
+const durationOrOff = z.string().transform((text, ctx) => {
+  if (text.trim() === 'off') return undefined;
+  const ms = parseDuration(text);
+  if (ms === undefined) {
+    ctx.addIssue({ code: 'custom', message: `expected off or a duration: ${DURATION_FORMAT}` });
     return z.NEVER;
   }
   return ms;
@@ -125,6 +146,7 @@ const variables = z.object({
     MYSQL_USER: z.string({ error: 'is not set: name the MySQL account, here or as `user` in MYSQL_DEFAULTS_FILE' }),
     MYSQL_PASSWORD: z.string(),
     MYSQL_WAIT_TIMEOUT: duration,
+    MYSQL_CLIENT_DIR: z.string().optional(),
     BACKUP_DIR: z.string(),
     BACKUP_SCHEDULE: cronExpression,
     BACKUP_ON_START: z.enum([...TRUTHY, ...FALSY], { error: 'expected true or false' }),
@@ -135,6 +157,8 @@ const variables = z.object({
     BACKUP_MAX_AGE: duration.optional(),
     BACKUP_TIMEOUT: duration,
     BACKUP_STOP_GRACE: duration,
+    BACKUP_LONG_QUERY_GUARD: durationOrOff,
+    BACKUP_BINLOG_COORDINATES: z.enum(['auto', 'off'], { error: 'expected auto or off' }),
     BACKUP_LOG_FILE: z.string().optional(),
     TZ: timeZone,
     HTTP_HOST: z.string().regex(/^[^\s]+$/, 'expected an address to listen on, e.g. 0.0.0.0 or 127.0.0.1'),
@@ -222,6 +246,7 @@ export function parseSettings(
       user: v.MYSQL_USER,
       password: new Secret(v.MYSQL_PASSWORD),
       waitTimeoutMs: v.MYSQL_WAIT_TIMEOUT,
+      clientDir: v.MYSQL_CLIENT_DIR === undefined ? undefined : path.resolve(options.cwd, v.MYSQL_CLIENT_DIR),
     },
     backup: {
       dir: backupDir,
@@ -229,6 +254,8 @@ export function parseSettings(
       compressionLevel,
       timeoutMs: v.BACKUP_TIMEOUT,
       logFile: path.resolve(backupDir, v.BACKUP_LOG_FILE ?? 'backup.log'),
+      longQueryGuardMs: v.BACKUP_LONG_QUERY_GUARD,
+      binlogCoordinates: v.BACKUP_BINLOG_COORDINATES === 'auto',
     },
     schedule: {
       expression: v.BACKUP_SCHEDULE.trim(),

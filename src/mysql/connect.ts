@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import mysql, { type Connection } from 'mysql2/promise';
+import mysql, { type Connection, type RowDataPacket } from 'mysql2/promise';
 import { formatDuration } from '../config/duration.js';
 import { UserError } from '../errors.js';
 import { redact, type Secret } from '../secret.js';
@@ -85,3 +85,9 @@ export function describeDriverError(error: unknown): string {
   if (e.message && e.code && !e.message.includes(e.code)) return `${e.code}: ${e.message}`;
   return e.message || e.code || String(error);
 }
+
+/** The sidecar's own queries are tiny; a server that takes longer is frozen, and a run must not hang on it. */
+const QUERY_TIMEOUT_MS = 30_000;
+
+export const queryWithTimeout = (connection: Connection, sql: string, values?: unknown[]) =>
+  connection.query<RowDataPacket[]>({ sql, timeout: QUERY_TIMEOUT_MS }, values);

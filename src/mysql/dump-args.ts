@@ -1,5 +1,5 @@
-import type { DumpClient } from './dump-client.js';
-import type { ServerInfo } from './server-info.js';
+import type { ClientTool, DumpOptions } from './client-tools.js';
+import type { CoordinatesPlan } from './coordinates-plan.js';
 
 /**
  * One consistent dump of everything without blocking writers: InnoDB tables are read in one
@@ -24,13 +24,25 @@ const BASE_FLAGS = [
   '--max-allowed-packet=1073741824',
 ] as const;
 
+export interface DumpSettings {
+  readonly client: ClientTool;
+  readonly options: DumpOptions;
+  readonly plan: CoordinatesPlan;
+  /** How long the dump's own session may wait for FLUSH TABLES WITH READ LOCK, when it takes one. */
+  readonly lockWaitSeconds: number;
+}
+
 /** The flags recorded in the manifest: everything but where the credentials file lives. */
-export function dumpFlags(client: DumpClient, server: ServerInfo): string[] {
+export function dumpFlags({ client, options, plan, lockWaitSeconds }: DumpSettings): string[] {
   const flags: string[] = [...BASE_FLAGS];
-  if (server.binlog.state === 'readable') flags.push(...binlogFlags(client));
-  // MySQL 8's client asks for column statistics that MariaDB servers do not have.
-  if (client.flavour === 'mysql' && server.flavour === 'mariadb' && atLeast(client.version, 8, 0, 0)) {
-    flags.push('--column-statistics=0');
+  if (plan.binlog.state === 'readable') flags.push(...binlogFlags(client));
+  // The GTID set is written as a comment, and restore decides whether the target takes it: an
+  // active SET @@GLOBAL.GTID_PURGED fails a restore into the very server it came from (3546).
+  if (plan.gtidSet === 'recorded' && options.gtidPurgedCommented) flags.push('--set-gtid-purged=COMMENTED');
+  if (plan.gtidSet === 'omitted') flags.push('--set-gtid-purged=OFF');
+  if (plan.globalReadLock && options.initCommand) {
+    // The server's default lock_wait_timeout is a year: a dump stuck behind a lock must fail instead.
+    flags.push(`--init-command=SET SESSION lock_wait_timeout=${lockWaitSeconds}`);
   }
   return flags;
 }
@@ -40,7 +52,7 @@ export function dumpArgs(defaultsFile: string, flags: readonly string[]): string
   return [`--defaults-file=${defaultsFile}`, ...flags];
 }
 
-function binlogFlags(client: DumpClient): string[] {
+function binlogFlags(client: ClientTool): string[] {
   // Commented out (=2) in the dump, so a restore does not try to set up replication.
   if (client.flavour === 'mariadb') return ['--master-data=2', '--gtid'];
   // --master-data is deprecated from MySQL 8.0.26 and warns; --source-data replaces it.

@@ -25,6 +25,14 @@ export interface DrillReport {
   readonly tables: readonly TableCheck[];
 }
 
+export interface DrillOptions {
+  readonly onStage?: (stage: 'verify' | 'restore' | 'check') => void;
+  readonly waitTimeoutMs: number;
+  /** MYSQL_CLIENT_DIR: the mysql client of the scratch server's family. */
+  readonly clientDir: string | undefined;
+  readonly signal?: AbortSignal;
+}
+
 /**
  * Proves a backup restores without touching production: verify it (counting each table's rows
  * in the dump), restore it into a scratch server, then check that every user table exists there,
@@ -33,7 +41,7 @@ export interface DrillReport {
 export async function runDrill(
   file: string,
   target: ServerAddress,
-  options: { onStage?: (stage: 'verify' | 'restore' | 'check') => void; waitTimeoutMs: number; signal?: AbortSignal },
+  options: DrillOptions,
 ): Promise<DrillReport> {
   options.onStage?.('verify');
   const verification = await verifyBackup(file);
@@ -41,7 +49,15 @@ export async function runDrill(
 
   options.onStage?.('restore');
   const began = Date.now();
-  await restoreDump(file, target, options.signal ? { signal: options.signal } : {});
+  // GTIDs as restore's auto decides: the first drill into a scratch server takes the dump's set,
+  // later ones find it there and leave it, so a scheduled drill passes every time.
+  await restoreDump(file, target, {
+    clientDir: options.clientDir,
+    waitTimeoutMs: options.waitTimeoutMs,
+    gtidPurged: undefined,
+    dumpGtidSet: verification.binlog?.gtid ?? null,
+    ...(options.signal ? { signal: options.signal } : {}),
+  });
   const restoreMs = Date.now() - began;
 
   options.onStage?.('check');
@@ -89,7 +105,7 @@ export async function drillWithEvents(
   file: string,
   target: ServerAddress,
   emit: EventSink,
-  options: { runId?: string; waitTimeoutMs: number; signal?: AbortSignal; onStage?: (stage: 'verify' | 'restore' | 'check') => void },
+  options: DrillOptions & { runId?: string },
 ): Promise<DrillReport> {
   const base = { ...(options.runId ? { runId: options.runId } : {}), file: path.basename(file), target: describeAddress(target) };
   emit({ type: 'drill.started', ...base });

@@ -8,11 +8,13 @@ import { BATCH_BYTES } from '../backup/chunk-batcher.js';
 import { compressionOf, createDecompressor } from '../backup/compression.js';
 import { childEnvironment } from '../child-env.js';
 import { UserError } from '../errors.js';
-import { describeAddress, type ServerAddress } from '../mysql/connect.js';
+import { assertSameFamily, findClientTool } from '../mysql/client-tools.js';
+import { describeAddress, describeDriverError, type ServerAddress, waitForServer } from '../mysql/connect.js';
 import { withDefaultsFile } from '../mysql/defaults-file.js';
+import { readServerInfo } from '../mysql/server-info.js';
 import { redact } from '../secret.js';
-
-export const CLIENT_BINARY = 'mysql';
+import { addToGtidPurged, decideGtidPurged, type GtidDecision, type GtidPurgedMode, readTargetGtidState } from './gtid.js';
+import { GtidPurgedFilter } from './gtid-purged-filter.js';
 
 /**
  * How the dump is fed to the client: byte for byte (--binary-mode keeps NUL bytes and \r\n as
@@ -21,19 +23,70 @@ export const CLIENT_BINARY = 'mysql';
  */
 const CLIENT_FLAGS = ['--binary-mode', '--default-character-set=utf8mb4', '--max-allowed-packet=1073741824'];
 
+export interface RestoreOptions {
+  /** MYSQL_CLIENT_DIR: where the mysql client of the target's family is; undefined: PATH. */
+  readonly clientDir: string | undefined;
+  /** How long to wait for the target to answer. */
+  readonly waitTimeoutMs: number;
+  /** --gtid-purged; undefined is auto, and on MariaDB the only choice. */
+  readonly gtidPurged: GtidPurgedMode | undefined;
+  /** The dump's GTID set, as verification read it from the dump. */
+  readonly dumpGtidSet: string | null;
+  /** Called once every check has passed, just before the first byte is written, with the GTID decision. */
+  readonly onReady?: (decision: GtidDecision) => void;
+  readonly onBytes?: (bytes: number, total: number) => void;
+  readonly signal?: AbortSignal;
+}
+
+/**
+ * Restores a stored dump into `target`: checks that the mysql client is of the target's family
+ * and decides what becomes of the dump's GTID set (gtid.ts), both before anything is written;
+ * streams the dump in; then, when so decided, adds the set to the target's gtid_purged.
+ */
+export async function restoreDump(file: string, target: ServerAddress, options: RestoreOptions): Promise<GtidDecision> {
+  const client = await findClientTool('mysql', options.clientDir);
+  const where = describeAddress(target);
+  const connection = await waitForServer(target, { timeoutMs: options.waitTimeoutMs, ...(options.signal ? { signal: options.signal } : {}) });
+  let decision: GtidDecision;
+  try {
+    const server = await readServerInfo(connection);
+    assertSameFamily(client, server, `the target ${where}`);
+    decision = decideGtidPurged(options.gtidPurged, options.dumpGtidSet, await readTargetGtidState(connection, server.flavour, options.dumpGtidSet));
+  } finally {
+    await connection.end().catch(() => undefined);
+  }
+  options.onReady?.(decision);
+  await streamIntoClient(file, target, client.binary, options);
+  if (decision.action === 'apply') {
+    const after = await waitForServer(target, { timeoutMs: options.waitTimeoutMs });
+    try {
+      await addToGtidPurged(after, decision.gtidSet);
+    } catch (error) {
+      throw new UserError(
+        `${path.basename(file)} was restored into ${where}, but adding its GTID set to gtid_purged failed: ${describeDriverError(error)}`,
+        { hint: `As an administrator on the target: SET @@GLOBAL.gtid_purged = '+${decision.gtidSet}';` },
+      );
+    } finally {
+      await after.end().catch(() => undefined);
+    }
+  }
+  return decision;
+}
+
 /**
  * Streams a stored dump, decompressed, into the `mysql` client connected to `target`, with the
  * same secret handling as backups (private defaults file, bare child environment). Throws a
  * UserError carrying the client's stderr when anything fails.
  */
-export async function restoreDump(
+async function streamIntoClient(
   file: string,
   target: ServerAddress,
-  options: { onBytes?: (bytes: number, total: number) => void; signal?: AbortSignal; clientBinary?: string } = {},
+  clientBinary: string,
+  options: { onBytes?: (bytes: number, total: number) => void; signal?: AbortSignal },
 ): Promise<void> {
   const total = (await stat(file)).size;
   await withDefaultsFile(target, async (defaultsFile) => {
-    const client = execa(options.clientBinary ?? CLIENT_BINARY, [`--defaults-file=${defaultsFile}`, ...CLIENT_FLAGS], {
+    const client = execa(clientBinary, [`--defaults-file=${defaultsFile}`, ...CLIENT_FLAGS], {
       stdout: 'ignore',
       buffer: { stderr: true },
       maxBuffer: { stderr: 1024 * 1024 },
@@ -53,7 +106,13 @@ export async function restoreDump(
     });
     let streamError: Error | undefined;
     try {
-      await pipeline([createReadStream(file, { highWaterMark: BATCH_BYTES }), progress, ...(decompressor ? [decompressor] : []), client.stdin]);
+      await pipeline([
+        createReadStream(file, { highWaterMark: BATCH_BYTES }),
+        progress,
+        ...(decompressor ? [decompressor] : []),
+        new GtidPurgedFilter(),
+        client.stdin,
+      ]);
     } catch (error) {
       streamError = error as Error;
       client.kill();

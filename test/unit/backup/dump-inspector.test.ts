@@ -77,6 +77,11 @@ describe('binlog coordinates', () => {
     });
   });
 
+  it('reads the GTID set --set-gtid-purged=COMMENTED writes as a comment, without its plus sign', () => {
+    const head = "/* SET @@GLOBAL.GTID_PURGED='+0a88d703-ec30-11f1-8c2b-02fc00000001:1-22';*/\n";
+    expect(parseBinlogCoordinates(head, '')?.gtid).toBe('0a88d703-ec30-11f1-8c2b-02fc00000001:1-22');
+  });
+
   it('is null when the dump carries none', () => {
     expect(parseBinlogCoordinates('-- MySQL dump\n', '-- Dump completed\n')).toBeNull();
   });

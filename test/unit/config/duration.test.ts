@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatDuration, parseDuration } from '../../../src/config/duration.js';
+import { formatDuration, formatElapsed, parseDuration } from '../../../src/config/duration.js';
 
 describe('durations', () => {
   it.each([
@@ -21,5 +21,16 @@ describe('durations', () => {
     expect(formatDuration(7 * 86_400_000)).toBe('1w');
     expect(formatDuration(36 * 3_600_000)).toBe('36h');
     expect(formatDuration(1_500)).toBe('1500ms');
+  });
+});
+
+describe('measured spans', () => {
+  it.each([
+    [3_011, '3s'],
+    [120_000, '2m'],
+    [10_793_000, '2h59m53s'],
+    [200, '1s'],
+  ])('%i ms reads %s', (ms, text) => {
+    expect(formatElapsed(ms)).toBe(text);
   });
 });

@@ -37,6 +37,29 @@ describe('configuration', () => {
     expect(config.retention).toEqual({ maxAgeMs: 7 * 86_400_000, keepMin: 1 });
   });
 
+  it('finds the client tools on PATH unless MYSQL_CLIENT_DIR names a directory, resolved from the working directory', async () => {
+    expect(load({ MYSQL_USER: 'u' }).mysql.clientDir).toBeUndefined();
+    expect(load({ MYSQL_USER: 'u', MYSQL_CLIENT_DIR: '.' }).mysql.clientDir).toBe(cwd);
+    expect(problemsOf({ MYSQL_USER: 'u', MYSQL_CLIENT_DIR: 'no/such/dir' })).toEqual([
+      'MYSQL_CLIENT_DIR="no/such/dir" is not a directory: expected the directory holding mysqldump and mysql',
+    ]);
+  });
+
+  it('guards dumps against long statements from 5s by default; off turns the guard off', () => {
+    expect(load({ MYSQL_USER: 'u' }).backup.longQueryGuardMs).toBe(5_000);
+    expect(load({ MYSQL_USER: 'u', BACKUP_LONG_QUERY_GUARD: '1m' }).backup.longQueryGuardMs).toBe(60_000);
+    expect(load({ MYSQL_USER: 'u', BACKUP_LONG_QUERY_GUARD: 'off' }).backup.longQueryGuardMs).toBeUndefined();
+    expect(problemsOf({ MYSQL_USER: 'u', BACKUP_LONG_QUERY_GUARD: '10' })).toEqual([
+      'BACKUP_LONG_QUERY_GUARD="10" expected off or a duration: a whole number and a unit s, m, h, d or w (e.g. 90s, 15m, 3h, 7d, 2w)',
+    ]);
+  });
+
+  it('records binlog coordinates unless BACKUP_BINLOG_COORDINATES=off', () => {
+    expect(load({ MYSQL_USER: 'u' }).backup.binlogCoordinates).toBe(true);
+    expect(load({ MYSQL_USER: 'u', BACKUP_BINLOG_COORDINATES: 'off' }).backup.binlogCoordinates).toBe(false);
+    expect(problemsOf({ MYSQL_USER: 'u', BACKUP_BINLOG_COORDINATES: 'no' })).toEqual(['BACKUP_BINLOG_COORDINATES="no" expected auto or off']);
+  });
+
   it('is frozen, and never shows the password however it is printed', () => {
     const config = load({ MYSQL_USER: 'u', MYSQL_PASSWORD: 'hunter2-secret' });
     expect(Object.isFrozen(config.mysql)).toBe(true);
