@@ -5,6 +5,7 @@ import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeTempDir, readLogEvents, runCli } from '../support/cli.js';
 import { fingerprint } from '../support/fingerprint.js';
+import { sidecarEnv } from '../support/daemon-env.js';
 import { startTestServer, type TestServer } from '../support/mysql-server.js';
 import { restoreWithMysqlClient } from '../support/restore.js';
 import { createBackupAccount, loadSampleData } from '../support/sample-data.js';
@@ -66,7 +67,7 @@ describe('backup: a verified dump that restores with plain mysql', () => {
             };
       if (env.MYSQL_PASSWORD_FILE) await writeFile(env.MYSQL_PASSWORD_FILE, `${PASSWORD}\n`, { mode: 0o600 });
 
-      const result = await runCli(['backup'], { ...env, BACKUP_DIR: dir, BACKUP_COMPRESSION: compression });
+      const result = await runCli(['backup'], { ...env, BACKUP_DIR: dir, BACKUP_COMPRESSION: compression, MYSQL_CLIENT_DIR: source.clientDir });
       expect(result.stderr).toBe('');
       expect(result.exitCode).toBe(0);
 
@@ -101,6 +102,7 @@ describe('backup: a verified dump that restores with plain mysql', () => {
       MYSQL_DEFAULTS_FILE: await writeMyCnf(await makeTempDir('mbs-secrets-')),
       BACKUP_DIR: dir,
       BACKUP_COMPRESSION: 'none',
+      MYSQL_CLIENT_DIR: source.clientDir,
     });
     expect(result.exitCode).toBe(0);
     const dump = await onlyDump(dir);
@@ -136,7 +138,7 @@ describe('backup twice within one second', () => {
 
   it('stores both, the second under the next free second, and overwrites nothing', async () => {
     const dir = await makeTempDir();
-    const env = { MYSQL_HOST: server.host, MYSQL_PORT: String(server.port), MYSQL_USER: 'backup', MYSQL_PASSWORD: PASSWORD_2, BACKUP_DIR: dir };
+    const env = sidecarEnv(server, PASSWORD_2, dir);
     const results = await Promise.all([runCli(['backup'], env), runCli(['backup'], env), runCli(['backup'], env)]);
     expect(results.map((r) => r.exitCode)).toEqual([0, 0, 0]);
     const checksums = (await readdir(dir)).filter((n) => n.endsWith('.sha256'));

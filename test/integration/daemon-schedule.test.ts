@@ -5,12 +5,12 @@ import { describe, expect, it } from 'vitest';
 import { useBackupServer } from '../support/backup-server.js';
 import { countEvents, makeTempDir, startCli, waitForLog } from '../support/cli.js';
 import { sidecarEnv } from '../support/daemon-env.js';
-import { holdDumpMidway } from '../support/stalled-dump.js';
+import { HOLDABLE_DUMPS, holdDumpMidway } from '../support/stalled-dump.js';
 
 const PASSWORD = 'schedule-pw';
 
 describe('run: the schedule', () => {
-  const fixture = useBackupServer({ password: PASSWORD, sampleData: true });
+  const fixture = useBackupServer({ password: PASSWORD, sampleData: true, ...HOLDABLE_DUMPS });
 
   it('every two seconds: several verified backups, never two at once, and a slow run makes ticks skip', async () => {
     const dir = await makeTempDir();

@@ -1,8 +1,8 @@
-import { readdir, writeFile } from 'node:fs/promises';
+import { readdir, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { useBackupServer } from '../support/backup-server.js';
-import { readLogEvents, runCli } from '../support/cli.js';
+import { isDumpName, makeTempDir, readLogEvents, runCli } from '../support/cli.js';
 import { sidecarEnv } from '../support/daemon-env.js';
 import { canMount, mountSmallFilesystem } from '../support/small-filesystem.js';
 
@@ -48,10 +48,13 @@ describe.skipIf(!mountable)('a small or full backup volume (tmpfs; needs root)',
   });
 
   it('a disk that fills up during the write fails the run with ENOSPC and leaves older backups intact', async () => {
-    // The sample data compresses to about 1.2 MB; 640 KiB with a small earlier dump cannot hold it.
-    const volume = await mountSmallFilesystem(640);
+    // A volume half the size of this server's dump (which differs by flavour and version) cannot hold it.
+    const measured = await makeTempDir();
+    expect((await runCli(['backup'], sidecarEnv(fixture.server, PASSWORD, measured))).exitCode).toBe(0);
+    const dumpBytes = (await stat(path.join(measured, (await readdir(measured)).find(isDumpName)!))).size;
+    const volume = await mountSmallFilesystem(Math.max(128, Math.floor(dumpBytes / 2048)));
     try {
-      const older = await plantLastDump(volume.dir, 64 * 1024);
+      const older = await plantLastDump(volume.dir, 16 * 1024);
       const result = await runCli(['backup'], sidecarEnv(fixture.server, PASSWORD, volume.dir));
       expect(result.exitCode).toBe(1);
       expect(result.stderr).toMatch(/writing the dump failed: .*ENOSPC/);

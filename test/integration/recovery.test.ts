@@ -7,17 +7,10 @@ import { useBackupServer } from '../support/backup-server.js';
 import { countEvents, isDumpName, makeTempDir, readLogEvents, runCli, startCli, waitForLog } from '../support/cli.js';
 import { sidecarEnv } from '../support/daemon-env.js';
 import { fingerprint } from '../support/fingerprint.js';
-import { freePort, startTestServer, type TestServer } from '../support/mysql-server.js';
+import { adminCnf } from '../support/restore.js';
+import { freePort, startTestServer } from '../support/mysql-server.js';
 
 const PASSWORD = 'recovery-pw';
-
-/** A .my.cnf for the fixture's admin account over TCP: what a person passes to restore. */
-async function adminCnf(server: TestServer): Promise<string> {
-  const { user, password } = server.adminOverTcp();
-  const file = path.join(await makeTempDir('mbs-admin-'), 'admin.cnf');
-  await writeFile(file, `[client]\nuser=${user}\npassword="${password}"\nhost=${server.host}\nport=${server.port}\n`, { mode: 0o600 });
-  return file;
-}
 
 describe('recovery', () => {
   const fixture = useBackupServer({ password: PASSWORD, sampleData: true });

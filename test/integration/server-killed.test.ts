@@ -5,12 +5,12 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { useBackupServer } from '../support/backup-server.js';
 import { dumpLikeEntries, isDumpName, makeTempDir, readLogEvents, runCli, startCli } from '../support/cli.js';
 import { sidecarEnv } from '../support/daemon-env.js';
-import { holdDumpMidway } from '../support/stalled-dump.js';
+import { HOLDABLE_DUMPS, holdDumpMidway } from '../support/stalled-dump.js';
 
 const PASSWORD = 'killed-mid-dump';
 
 describe('the server killed with SIGKILL in the middle of a dump', () => {
-  const fixture = useBackupServer({ password: PASSWORD, sampleData: true });
+  const fixture = useBackupServer({ password: PASSWORD, sampleData: true, ...HOLDABLE_DUMPS });
   let env: Record<string, string>;
   let dir: string;
 

@@ -7,18 +7,18 @@ import { describe, expect, it } from 'vitest';
 import { useBackupServer } from '../support/backup-server.js';
 import { countEvents, makeTempDir, startCli, waitForLog } from '../support/cli.js';
 import { sidecarEnv } from '../support/daemon-env.js';
-import { listProcesses } from '../support/processes.js';
-import { holdDumpMidway } from '../support/stalled-dump.js';
+import { DUMP_PROGRAMS, listProcesses, runsProgram } from '../support/processes.js';
+import { HOLDABLE_DUMPS, holdDumpMidway } from '../support/stalled-dump.js';
 
 const PASSWORD = 'shutdown-pw';
 const NEVER = { BACKUP_SCHEDULE: '0 0 1 1 *' };
 
 /** The mysqldump processes a given daemon started. */
 const mysqldumpPids = async (daemonPid: number | undefined) =>
-  (await listProcesses()).filter((p) => p.ppid === daemonPid && /mysqldump|mariadb-dump/.test(p.argv[0] ?? '')).map((p) => p.pid);
+  (await listProcesses()).filter((p) => p.ppid === daemonPid && runsProgram(p, DUMP_PROGRAMS)).map((p) => p.pid);
 
 describe('run: stopping', () => {
-  const fixture = useBackupServer({ password: PASSWORD });
+  const fixture = useBackupServer({ password: PASSWORD, ...HOLDABLE_DUMPS });
 
   /** A daemon whose first run is held mid-dump by a table lock. */
   async function daemonMidDump(extra: Record<string, string> = {}) {

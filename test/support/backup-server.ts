@@ -1,5 +1,5 @@
 import { afterAll, beforeAll } from 'vitest';
-import { startTestServer, type TestServer } from './mysql-server.js';
+import { startTestServer, type TestServer, type TestServerOptions } from './mysql-server.js';
 import { createBackupAccount, loadSampleData } from './sample-data.js';
 
 export const BACKUP_USER = 'backup';
@@ -8,10 +8,10 @@ export const BACKUP_USER = 'backup';
  * For a describe block: a throwaway server started before its tests (with the least-privilege
  * account `backup` identified by `password`, and the sample data if asked) and stopped after.
  */
-export function useBackupServer(options: { password: string; sampleData?: boolean }): { readonly server: TestServer } {
+export function useBackupServer(options: { password: string; sampleData?: boolean } & TestServerOptions): { readonly server: TestServer } {
   const handle = {} as { server: TestServer };
   beforeAll(async () => {
-    handle.server = await startTestServer();
+    handle.server = await startTestServer(options);
     if (options.sampleData) await loadSampleData(handle.server);
     await createBackupAccount(handle.server, BACKUP_USER, options.password);
   });

@@ -1,4 +1,6 @@
+import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { execaSync } from 'execa';
 import { MySqlContainer, type StartedMySqlContainer } from '@testcontainers/mysql';
 import mysql, { type ConnectionOptions, type RowDataPacket } from 'mysql2/promise';
 import { getContainerRuntimeClient } from 'testcontainers';
@@ -24,6 +26,8 @@ function startContainer(image: string, options: TestServerOptions): Promise<Star
 
 class ContainerServer implements TestServer {
   readonly flavour: 'mariadb' | 'mysql';
+  /** The client tools on PATH: with a container, matching them to the image is the caller's job. */
+  readonly clientDir = path.dirname(execaSync('sh', ['-c', 'command -v mysql']).stdout);
 
   constructor(
     private container: StartedMySqlContainer,
@@ -55,8 +59,9 @@ class ContainerServer implements TestServer {
     return { user: 'root', password: ROOT_PASSWORD };
   }
 
-  adminClient(): { args: string[]; env: Record<string, string> } {
+  adminClient(): { command: string; args: string[]; env: Record<string, string> } {
     return {
+      command: path.join(this.clientDir, 'mysql'),
       args: ['--no-defaults', `--host=${this.host}`, `--port=${this.port}`, '--protocol=TCP', '--user=root'],
       env: { MYSQL_PWD: ROOT_PASSWORD },
     };

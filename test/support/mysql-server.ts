@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { cp, mkdir, mkdtemp, readFile, rename, rm } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -8,20 +8,26 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
 import mysql, { type ConnectionOptions, type RowDataPacket } from 'mysql2/promise';
 
+export type Flavour = 'mariadb' | 'mysql';
+
 /**
  * A throwaway MySQL-compatible server a test owns: it may kill it with SIGKILL, restart it on the
- * same data, and it is removed at the end. By default it is the `mariadbd` or `mysqld` on PATH,
- * with a fresh data directory copied from a template and a free port, binary log on. With
+ * same data, and it is removed at the end, with a fresh data directory copied from a template and
+ * a free port, binary log on. Two flavours, chosen by TEST_SERVER_FLAVOUR (the vitest project sets
+ * it): `mariadb`, the `mariadbd` on PATH (Debian's MariaDB 10.11), and `mysql`, real MySQL from
+ * Debian's unstable suite in the root scripts/mysql-root.sh caches (9.7 today), GTIDs on. With
  * TEST_MYSQL_IMAGE set (e.g. mysql:8.0) and a Docker engine answering, it is that image instead.
  */
 export interface TestServer {
-  readonly flavour: 'mariadb' | 'mysql';
+  readonly flavour: Flavour;
   readonly host: string;
   readonly port: number;
+  /** The directory holding the client tools of the server's own family (mysql, mysqldump, ...). */
+  readonly clientDir: string;
   /** mysql2 options for the all-powerful account the fixture administers the server with. */
   adminConnection(): ConnectionOptions;
-  /** Arguments and environment for the `mysql` command-line client as that account. */
-  adminClient(): { args: string[]; env: Record<string, string> };
+  /** The `mysql` command-line client of the server's family, with arguments and environment, as that account. */
+  adminClient(): { command: string; args: string[]; env: Record<string, string> };
   /** The same account over TCP, as `restore --defaults-file` gets it. */
   adminOverTcp(): { user: string; password: string };
   query<T extends RowDataPacket[] = RowDataPacket[]>(sql: string, values?: unknown[]): Promise<T>;
@@ -38,6 +44,9 @@ export interface TestServer {
 }
 
 export interface TestServerOptions {
+  /** TEST_SERVER_FLAVOUR, or mariadb when unset. */
+  readonly flavour?: Flavour;
+  /** On by default; on MySQL, GTIDs go with it (gtid_mode=ON, MySQL 9's default), and off with it. */
   readonly binlog?: boolean;
   /** 64 by default: tests hold little data. The benchmark holds gigabytes and wants more. */
   readonly bufferPoolMiB?: number;
@@ -52,6 +61,18 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
   return LocalServer.start(options);
 }
 
+/** Where the client tools of `flavour` are: a test hands the other family's to check the refusal. */
+export async function clientDirOf(flavour: Flavour): Promise<string> {
+  return (await findDistribution(flavour)).clientDir;
+}
+
+/** The flavour this test process runs against: each vitest project sets TEST_SERVER_FLAVOUR. */
+export function testFlavour(): Flavour {
+  const flavour = process.env.TEST_SERVER_FLAVOUR ?? 'mariadb';
+  if (flavour !== 'mariadb' && flavour !== 'mysql') throw new Error(`TEST_SERVER_FLAVOUR=${flavour}: expected mariadb or mysql`);
+  return flavour;
+}
+
 const SBIN_DIRS = ['/usr/sbin', '/usr/local/sbin', '/usr/local/mysql/bin'];
 const READY_TIMEOUT_MS = 60_000;
 const IS_ROOT = process.getuid?.() === 0;
@@ -62,8 +83,7 @@ class LocalServer implements TestServer {
   #exited: Promise<void> = Promise.resolve();
 
   private constructor(
-    readonly flavour: 'mariadb' | 'mysql',
-    private readonly binary: string,
+    private readonly distribution: Distribution,
     private readonly dir: string,
     readonly port: number,
     private readonly binlog: boolean,
@@ -71,12 +91,12 @@ class LocalServer implements TestServer {
   ) {}
 
   static async start(options: TestServerOptions): Promise<LocalServer> {
-    const { binary, flavour } = await findServerBinary();
-    const template = await ensureTemplateDatadir(binary, flavour);
+    const distribution = await findDistribution(options.flavour ?? testFlavour());
+    const template = await ensureTemplateDatadir(distribution);
     const dir = await mkdtemp(path.join(os.tmpdir(), 'mbs-test-server-'));
     await cp(template, path.join(dir, 'data'), { recursive: true });
     await mkdir(path.join(dir, 'tmp'));
-    const server = new LocalServer(flavour, binary, dir, await freePort(), options.binlog ?? true, options.bufferPoolMiB ?? 64);
+    const server = new LocalServer(distribution, dir, await freePort(), options.binlog ?? true, options.bufferPoolMiB ?? 64);
     LIVE.add(server);
     try {
       await server.#launch();
@@ -87,6 +107,14 @@ class LocalServer implements TestServer {
     return server;
   }
 
+  get flavour(): Flavour {
+    return this.distribution.flavour;
+  }
+
+  get clientDir(): string {
+    return this.distribution.clientDir;
+  }
+
   get socket(): string {
     return path.join(this.dir, 'mysql.sock');
   }
@@ -95,12 +123,12 @@ class LocalServer implements TestServer {
     return { socketPath: this.socket, user: 'root', password: '', multipleStatements: true };
   }
 
-  adminClient(): { args: string[]; env: Record<string, string> } {
-    return { args: ['--no-defaults', `--socket=${this.socket}`, '--user=root'], env: {} };
+  adminClient(): { command: string; args: string[]; env: Record<string, string> } {
+    return { command: path.join(this.clientDir, 'mysql'), args: ['--no-defaults', `--socket=${this.socket}`, '--user=root'], env: {} };
   }
 
   adminOverTcp(): { user: string; password: string } {
-    // mariadb-install-db creates root@127.0.0.1 with the same empty password as root@localhost.
+    // Both templates have root@127.0.0.1 with the same empty password as root@localhost.
     return { user: 'root', password: '' };
   }
 
@@ -132,7 +160,7 @@ class LocalServer implements TestServer {
     await this.kill();
     const data = path.join(this.dir, 'data');
     await rm(data, { recursive: true, force: true });
-    await cp(await ensureTemplateDatadir(this.binary, this.flavour), data, { recursive: true });
+    await cp(await ensureTemplateDatadir(this.distribution), data, { recursive: true });
     await this.#launch();
   }
 
@@ -162,11 +190,12 @@ class LocalServer implements TestServer {
       '--server-id=1',
       '--skip-name-resolve',
       `--innodb-buffer-pool-size=${this.bufferPoolMiB}M`,
-      ...INNODB_SMALL_LOG,
+      ...smallRedoLog(this.flavour),
       ...(this.binlog ? [`--log-bin=${path.join(data, 'binlog')}`] : this.flavour === 'mysql' ? ['--skip-log-bin'] : []),
+      ...(this.flavour === 'mysql' ? mysqlOnlyArgs(this.distribution, this.dir, this.binlog) : []),
       ...(IS_ROOT ? ['--user=root'] : []),
     ];
-    const child = spawn(this.binary, args, { stdio: 'ignore' });
+    const child = spawn(this.distribution.serverBinary, args, { stdio: 'ignore' });
     this.#process = child;
     this.#exited = new Promise((resolve) => child.once('exit', () => resolve()));
     const deadline = Date.now() + READY_TIMEOUT_MS;
@@ -180,7 +209,7 @@ class LocalServer implements TestServer {
       }
     }
     const log = await readFile(path.join(this.dir, 'error.log'), 'utf8').catch(() => '');
-    throw new Error(`${this.binary} did not start on port ${this.port}:\n${log.split('\n').slice(-20).join('\n')}`);
+    throw new Error(`${this.distribution.serverBinary} did not start on port ${this.port}:\n${log.split('\n').slice(-20).join('\n')}`);
   }
 }
 
@@ -195,8 +224,11 @@ export async function queryOnce<T extends RowDataPacket[]>(options: ConnectionOp
   }
 }
 
-/** A small redo log keeps the template (and every copy of it) at tens of MB, not over 100. */
-const INNODB_SMALL_LOG = ['--innodb-log-file-size=8M'];
+/**
+ * A small redo log keeps the template (and every copy of it) at tens of MB, not over 100. MySQL
+ * replaced innodb_log_file_size with innodb_redo_log_capacity in 8.0.30.
+ */
+const smallRedoLog = (flavour: Flavour) => [flavour === 'mysql' ? '--innodb-redo-log-capacity=8M' : '--innodb-log-file-size=8M'];
 
 const LIVE = new Set<LocalServer>();
 // A test that dies must not leave servers running: kill what is left when the worker exits.
@@ -204,15 +236,64 @@ process.once('exit', () => {
   for (const server of LIVE) void server.kill();
 });
 
-async function findServerBinary(): Promise<{ binary: string; flavour: 'mariadb' | 'mysql' }> {
+/** Where one flavour's server and client tools are. */
+interface Distribution {
+  readonly flavour: Flavour;
+  readonly serverBinary: string;
+  /** Options the server needs before any other, after --no-defaults. */
+  readonly serverBaseArgs: readonly string[];
+  readonly clientDir: string;
+  /** The server's `--version` line: templates are made per version. */
+  readonly version: string;
+}
+
+/** Where scripts/mysql-root.sh (run by `npm test`'s pretest) caches the MySQL root. */
+const MYSQL_ROOT = process.env.MYSQL_ROOT ?? '/var/cache/mysql-backup-sidecar/mysql-root';
+
+async function findDistribution(flavour: Flavour): Promise<Distribution> {
+  return flavour === 'mysql' ? mysqlDistribution() : mariadbDistribution();
+}
+
+async function mariadbDistribution(): Promise<Distribution> {
   const dirs = [...(process.env.PATH ?? '').split(':'), ...SBIN_DIRS];
-  for (const name of ['mariadbd', 'mysqld']) {
-    const binary = dirs.map((d) => path.join(d, name)).find((candidate) => existsSync(candidate));
-    if (!binary) continue;
-    const { stdout } = await execa(binary, ['--version']);
-    return { binary, flavour: /mariadb/i.test(stdout) ? 'mariadb' : 'mysql' };
+  const serverBinary = ['mariadbd', 'mysqld'].flatMap((name) => dirs.map((d) => path.join(d, name))).find((candidate) => existsSync(candidate));
+  const client = dirs.map((d) => path.join(d, 'mysql')).find((candidate) => existsSync(candidate));
+  if (!serverBinary || !client) {
+    throw new Error('no mariadbd (and mysql client) found on PATH or in /usr/sbin: install mariadb-server and mariadb-client');
   }
-  throw new Error('no mariadbd or mysqld found on PATH or in /usr/sbin: install mariadb-server (apt-get install mariadb-server)');
+  const { stdout: version } = await execa(serverBinary, ['--version']);
+  if (!/mariadb/i.test(version)) throw new Error(`${serverBinary} is not MariaDB (${version}); TEST_SERVER_FLAVOUR=mysql runs MySQL`);
+  return { flavour: 'mariadb', serverBinary, serverBaseArgs: [], clientDir: path.dirname(client), version };
+}
+
+async function mysqlDistribution(): Promise<Distribution> {
+  const clientDir = path.join(MYSQL_ROOT, 'bin-host');
+  const serverBinary = path.join(clientDir, 'mysqld');
+  if (!existsSync(serverBinary)) {
+    throw new Error(`no MySQL test root at ${MYSQL_ROOT}: build it with scripts/mysql-root.sh (as root; npm test does it)`);
+  }
+  const { stdout: version } = await execa(serverBinary, ['--version']);
+  const usr = path.join(MYSQL_ROOT, 'usr');
+  return {
+    flavour: 'mysql',
+    serverBinary,
+    // The binary runs from the root, not from /usr: tell it where its messages and plugins are.
+    serverBaseArgs: [`--basedir=${usr}`, `--lc-messages-dir=${path.join(usr, 'share/mysql')}`, `--plugin-dir=${path.join(usr, 'lib/mysql/plugin')}`],
+    clientDir,
+    version,
+  };
+}
+
+function mysqlOnlyArgs(distribution: Distribution, dir: string, binlog: boolean): string[] {
+  return [
+    ...distribution.serverBaseArgs,
+    // The X protocol would listen on 33060 in every test server at once.
+    '--mysqlx=OFF',
+    // Its compiled-in default (/var/lib/mysql-files) does not exist here, and the server refuses to start.
+    `--secure-file-priv=${path.join(dir, 'tmp')}`,
+    // MySQL 9 turns GTIDs on by default; a server without a binary log here has them off too.
+    ...(binlog ? ['--gtid-mode=ON', '--enforce-gtid-consistency=ON'] : ['--gtid-mode=OFF', '--enforce-gtid-consistency=OFF']),
+  ];
 }
 
 /**
@@ -220,9 +301,8 @@ async function findServerBinary(): Promise<{ binary: string; flavour: 'mariadb' 
  * result makes a fresh server cost a copy of a few tens of MB. Built aside and renamed into place,
  * so parallel test workers never see a half-built template.
  */
-async function ensureTemplateDatadir(binary: string, flavour: 'mariadb' | 'mysql'): Promise<string> {
-  const { stdout: version } = await execa(binary, ['--version']);
-  const key = version.replace(/[^A-Za-z0-9.]+/g, '-').slice(0, 80);
+async function ensureTemplateDatadir(distribution: Distribution): Promise<string> {
+  const key = distribution.version.replace(/[^A-Za-z0-9.]+/g, '-').slice(-80);
   const template = path.join(os.tmpdir(), `mbs-test-template-${key}`);
   if (existsSync(template)) return template;
 
@@ -231,7 +311,7 @@ async function ensureTemplateDatadir(binary: string, flavour: 'mariadb' | 'mysql
   await mkdir(data);
   const user = IS_ROOT ? ['--user=root'] : [];
   const tmpdir = `--tmpdir=${scratch}`;
-  if (flavour === 'mariadb') {
+  if (distribution.flavour === 'mariadb') {
     const installer = ['mariadb-install-db', 'mysql_install_db'].find((n) =>
       [...(process.env.PATH ?? '').split(':'), ...SBIN_DIRS].some((d) => existsSync(path.join(d, n))),
     );
@@ -241,12 +321,24 @@ async function ensureTemplateDatadir(binary: string, flavour: 'mariadb' | 'mysql
       `--datadir=${data}`,
       '--auth-root-authentication-method=normal',
       '--skip-test-db',
-      ...INNODB_SMALL_LOG,
+      ...smallRedoLog('mariadb'),
       tmpdir,
       ...user,
     ]);
   } else {
-    await execa(binary, ['--no-defaults', '--initialize-insecure', `--datadir=${data}`, tmpdir, ...user]);
+    // MySQL creates only root@localhost, which over TCP with --skip-name-resolve matches nothing.
+    const initFile = path.join(scratch, 'init.sql');
+    await writeFile(initFile, "CREATE USER 'root'@'127.0.0.1' IDENTIFIED BY '';\nGRANT ALL ON *.* TO 'root'@'127.0.0.1' WITH GRANT OPTION;\n");
+    await execa(distribution.serverBinary, [
+      '--no-defaults',
+      ...distribution.serverBaseArgs,
+      '--initialize-insecure',
+      `--init-file=${initFile}`,
+      `--datadir=${data}`,
+      ...smallRedoLog('mysql'),
+      tmpdir,
+      ...user,
+    ]);
   }
   try {
     await rename(data, template);

@@ -1,4 +1,5 @@
 import { readdir, readFile } from 'node:fs/promises';
+import path from 'node:path';
 
 export interface ProcessView {
   readonly pid: number;
@@ -28,4 +29,16 @@ export async function listProcesses(): Promise<ProcessView[]> {
     }),
   );
   return views.filter((v): v is ProcessView => v !== null);
+}
+
+/** The dump program, whichever family: MariaDB's may be called mariadb-dump. */
+export const DUMP_PROGRAMS = ['mysqldump', 'mariadb-dump'];
+
+/**
+ * Whether the process runs one of `programs`: its argv[0], or, for the MySQL test root's tools
+ * (started through that root's dynamic loader, scripts/mysql-root.sh), the program the loader runs.
+ */
+export function runsProgram(process: ProcessView, programs: readonly string[]): boolean {
+  const loaded = path.basename(process.argv[0] ?? '').startsWith('ld-linux') ? process.argv[3] : process.argv[0];
+  return programs.includes(path.basename(loaded ?? ''));
 }

@@ -4,10 +4,10 @@ import type { TestServer } from './mysql-server.js';
 
 export const SAMPLE_DATA_SQL = new URL('../fixtures/sample-data.sql', import.meta.url);
 
-/** Runs SQL through the plain `mysql` client as the fixture's admin account (DELIMITER works). */
+/** Runs SQL through the plain `mysql` client of the server's family as the fixture's admin account (DELIMITER works). */
 export async function runSqlScript(server: TestServer, sql: string): Promise<void> {
   const admin = server.adminClient();
-  await execa('mysql', admin.args, { input: sql, env: admin.env });
+  await execa(admin.command, admin.args, { input: sql, env: admin.env });
 }
 
 export async function loadSampleData(server: TestServer): Promise<void> {
@@ -15,13 +15,14 @@ export async function loadSampleData(server: TestServer): Promise<void> {
 }
 
 /**
- * The least-privilege backup account the README documents. MariaDB takes its binlog position
- * from the consistent snapshot; MySQL needs RELOAD and REPLICATION CLIENT for it, and PROCESS
- * to dump tablespace information.
+ * The least-privilege backup account the README documents (test/integration/privileges.test.ts
+ * runs its table). MariaDB takes its binlog position from the consistent snapshot; MySQL needs
+ * FLUSH_TABLES (or the wider RELOAD) for its global read lock and REPLICATION CLIENT for the
+ * position, and PROCESS for tablespace information and the long-query guard.
  */
 export const BACKUP_GRANTS = {
   mariadb: 'SELECT, SHOW VIEW, TRIGGER, EVENT',
-  mysql: 'SELECT, SHOW VIEW, TRIGGER, EVENT, PROCESS, RELOAD, REPLICATION CLIENT',
+  mysql: 'SELECT, SHOW VIEW, TRIGGER, EVENT, PROCESS, FLUSH_TABLES, REPLICATION CLIENT',
 } as const;
 
 export async function createBackupAccount(server: TestServer, user: string, password: string): Promise<void> {
