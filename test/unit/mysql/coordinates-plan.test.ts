@@ -1,21 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { planCoordinates } from '../../../src/mysql/coordinates-plan.js';
-import type { ServerInfo } from '../../../src/mysql/server-info.js';
+import { serverFacts as facts, README_GRANTS, without } from './server-facts.js';
 
-const README_GRANTS = {
-  mysql: ['SELECT', 'SHOW VIEW', 'TRIGGER', 'EVENT', 'PROCESS', 'FLUSH_TABLES', 'REPLICATION CLIENT'],
-  mariadb: ['SELECT', 'SHOW VIEW', 'TRIGGER', 'EVENT'],
-};
-
-const facts = (flavour: 'mysql' | 'mariadb', privileges: string[], over: Partial<ServerInfo> = {}) => ({
-  flavour,
-  logBin: true,
-  gtidMode: flavour === 'mysql',
-  snapshotPosition: flavour === 'mariadb',
-  privileges: new Set(privileges),
-  ...over,
-});
-const without = (list: string[], privilege: string) => list.filter((p) => p !== privilege);
 
 describe('binlog coordinates and the global read lock', () => {
   it('has no position without a binary log', () => {
