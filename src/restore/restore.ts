@@ -46,31 +46,27 @@ export interface RestoreOptions {
 export async function restoreDump(file: string, target: ServerAddress, options: RestoreOptions): Promise<GtidDecision> {
   const client = await findClientTool('mysql', options.clientDir);
   const where = describeAddress(target);
+  // Kept open through the restore: a dump restores the mysql schema, and with it maybe another
+  // password for this very account, but an open session keeps its login and global privileges.
   const connection = await waitForServer(target, { timeoutMs: options.waitTimeoutMs, ...(options.signal ? { signal: options.signal } : {}) });
-  let decision: GtidDecision;
   try {
     const server = await readServerInfo(connection);
     assertSameFamily(client, server, `the target ${where}`);
-    decision = decideGtidPurged(options.gtidPurged, options.dumpGtidSet, await readTargetGtidState(connection, server.flavour, options.dumpGtidSet));
+    const decision = decideGtidPurged(options.gtidPurged, options.dumpGtidSet, await readTargetGtidState(connection, server.flavour, options.dumpGtidSet));
+    options.onReady?.(decision);
+    await streamIntoClient(file, target, client.binary, options);
+    if (decision.action === 'apply') {
+      await addToGtidPurged(connection, decision.gtidSet).catch((error: unknown) => {
+        throw new UserError(
+          `${path.basename(file)} was restored into ${where}, but adding its GTID set to gtid_purged failed: ${describeDriverError(error)}`,
+          { hint: `As an administrator on the target: SET @@GLOBAL.gtid_purged = '+${decision.gtidSet}';` },
+        );
+      });
+    }
+    return decision;
   } finally {
     await connection.end().catch(() => undefined);
   }
-  options.onReady?.(decision);
-  await streamIntoClient(file, target, client.binary, options);
-  if (decision.action === 'apply') {
-    const after = await waitForServer(target, { timeoutMs: options.waitTimeoutMs });
-    try {
-      await addToGtidPurged(after, decision.gtidSet);
-    } catch (error) {
-      throw new UserError(
-        `${path.basename(file)} was restored into ${where}, but adding its GTID set to gtid_purged failed: ${describeDriverError(error)}`,
-        { hint: `As an administrator on the target: SET @@GLOBAL.gtid_purged = '+${decision.gtidSet}';` },
-      );
-    } finally {
-      await after.end().catch(() => undefined);
-    }
-  }
-  return decision;
 }
 
 /**
