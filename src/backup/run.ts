@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Config } from '../config/schema.js';
 import { UserError } from '../errors.js';
 import type { EventSink } from '../events.js';
@@ -19,7 +20,7 @@ import { buildManifest, type Manifest } from './manifest.js';
 import { dumpFileName } from './naming.js';
 import { runDumpPipeline } from './pipeline.js';
 import { assertWritableDirectory, createPartialDump, discardPartialDump, type Leftover, publishDump } from './store.js';
-import { judgePipeline } from './verdict.js';
+import { isGlobalReadLockTimeout, judgePipeline } from './verdict.js';
 
 export interface RunDependencies {
   readonly emit: EventSink;
@@ -34,6 +35,17 @@ export interface RunDependencies {
    */
   readonly longQueryWaitMs?: number;
 }
+
+/**
+ * Attempts of one run when mysqldump's global read lock times out, and the pause between them: a
+ * busy moment should not cost a whole schedule interval (3 hours by default).
+ */
+const LOCK_ATTEMPTS = 3;
+const LOCK_RETRY_PAUSE_MS = 2_000;
+
+/** Resolves after `ms`, or at once when the run is aborted (the attempt after it sees that). */
+const pause = (ms: number, signal?: AbortSignal) =>
+  sleep(ms, undefined, signal ? { signal } : {}).catch(() => undefined);
 
 export type RunOutcome =
   | { readonly ok: true; readonly runId: string; readonly file: string; readonly manifest: Manifest }
@@ -83,64 +95,79 @@ export async function runBackup(config: Config, deps: RunDependencies): Promise<
     // Last before the dump, so that the long-query guard's check is as close to mysqldump's lock as can be.
     const { server, plan } = await prepareServer(config, client, runId, deps);
     const flags = dumpFlags({ client, options, plan, lockWaitSeconds: lockWaitSeconds(config) });
-    const dumpStartedAt = now();
-    const { dumpName, partial } = await createPartialDump(config.backup.dir, dumpStartedAt, (at) =>
-      dumpFileName(at, config.backup.compression, config.schedule.timeZone),
-    );
-    deps.emit({ type: 'backup.started', runId, file: dumpName, compression: config.backup.compression, flags });
 
-    try {
-      const { outcome, sha256, storedBytes } = await withDefaultsFile(config.mysql, (defaultsFile) =>
-        runDumpPipeline(partial, {
-          binary: client.binary,
-          args: dumpArgs(defaultsFile, flags),
-          compression: config.backup.compression,
-          compressionLevel: config.backup.compressionLevel,
-          timeoutMs: config.backup.timeoutMs,
-          signal: deps.signal,
-        }),
+    for (let attempt = 1; ; attempt++) {
+      const dumpStartedAt = now();
+      const { dumpName, partial } = await createPartialDump(config.backup.dir, dumpStartedAt, (at) =>
+        dumpFileName(at, config.backup.compression, config.schedule.timeZone),
       );
-      const verdict = judgePipeline(outcome);
-      for (const warning of verdict.warnings) deps.emit({ type: 'backup.warning', runId, warning: `mysqldump: ${warning}` });
-      if (!verdict.ok) {
-        const leftover = await discardPartialDump(partial);
-        return fail(verdict.cause, {
-          stderr: verdict.stderr,
-          ...(verdict.hint ? { hint: verdict.hint } : {}),
-          leftover,
+      deps.emit({ type: 'backup.started', runId, file: dumpName, compression: config.backup.compression, flags });
+
+      try {
+        const { outcome, sha256, storedBytes } = await withDefaultsFile(config.mysql, (defaultsFile) =>
+          runDumpPipeline(partial, {
+            binary: client.binary,
+            args: dumpArgs(defaultsFile, flags),
+            compression: config.backup.compression,
+            compressionLevel: config.backup.compressionLevel,
+            timeoutMs: config.backup.timeoutMs,
+            signal: deps.signal,
+          }),
+        );
+        const verdict = judgePipeline(outcome);
+        for (const warning of verdict.warnings) deps.emit({ type: 'backup.warning', runId, warning: `mysqldump: ${warning}` });
+        if (!verdict.ok) {
+          const leftover = await discardPartialDump(partial);
+          if (isGlobalReadLockTimeout(verdict) && attempt < LOCK_ATTEMPTS && !leftover && !deps.signal?.aborted) {
+            deps.emit({
+              type: 'backup.warning',
+              runId,
+              warning:
+                `mysqldump's global read lock was not granted within ${lockWaitSeconds(config)} s (transactions in flight held it off); ` +
+                `${dumpName} discarded, attempt ${attempt + 1} of ${LOCK_ATTEMPTS} in ${LOCK_RETRY_PAUSE_MS / 1000} s`,
+            });
+            await pause(LOCK_RETRY_PAUSE_MS, deps.signal);
+            if (deps.signal?.aborted) return fail('the run was cancelled (shutdown)');
+            continue;
+          }
+          return fail(verdict.cause, {
+            stderr: verdict.stderr,
+            ...(verdict.hint ? { hint: verdict.hint } : {}),
+            leftover,
+          });
+        }
+        const manifest = buildManifest({
+          file: dumpName,
+          runId,
+          startedAt: dumpStartedAt,
+          finishedAt: now(),
+          inspection: outcome.inspection,
+          storedBytes,
+          sha256,
+          config,
+          server,
+          client,
+          flags,
         });
+        await publishDump(partial, config.backup.dir, dumpName, { sha256, manifest }).catch((error: Error) => {
+          throw error instanceof UserError ? error : new UserError(`publishing ${dumpName} failed: ${error.message}`);
+        });
+        deps.emit({
+          type: 'backup.succeeded',
+          runId,
+          file: dumpName,
+          rawBytes: manifest.rawBytes,
+          storedBytes,
+          durationMs: manifest.durationMs,
+          finishedAt: manifest.finishedAt,
+          sha256,
+          binlog: manifest.binlog,
+        });
+        return { ok: true, runId, file: dumpName, manifest };
+      } catch (error) {
+        const leftover = await discardPartialDump(partial);
+        return failWith(error, { leftover });
       }
-      const manifest = buildManifest({
-        file: dumpName,
-        runId,
-        startedAt: dumpStartedAt,
-        finishedAt: now(),
-        inspection: outcome.inspection,
-        storedBytes,
-        sha256,
-        config,
-        server,
-        client,
-        flags,
-      });
-      await publishDump(partial, config.backup.dir, dumpName, { sha256, manifest }).catch((error: Error) => {
-        throw error instanceof UserError ? error : new UserError(`publishing ${dumpName} failed: ${error.message}`);
-      });
-      deps.emit({
-        type: 'backup.succeeded',
-        runId,
-        file: dumpName,
-        rawBytes: manifest.rawBytes,
-        storedBytes,
-        durationMs: manifest.durationMs,
-        finishedAt: manifest.finishedAt,
-        sha256,
-        binlog: manifest.binlog,
-      });
-      return { ok: true, runId, file: dumpName, manifest };
-    } catch (error) {
-      const leftover = await discardPartialDump(partial);
-      return failWith(error, { leftover });
     }
   } catch (error) {
     return failWith(error);

@@ -62,6 +62,17 @@ export function judgePipeline(outcome: PipelineOutcome): Verdict {
   return { ok: true, warnings };
 }
 
+/**
+ * mysqldump gave up waiting for its global read lock or the flush before it (lock_wait_timeout,
+ * which the long-query guard sets). Transient on a busy server: a transaction between statements whose row another
+ * writer waits on forms a cycle with the pending lock that only the timeout breaks (README, the
+ * global read lock), and the next attempt seconds later usually meets no such moment.
+ */
+export function isGlobalReadLockTimeout(verdict: Verdict): boolean {
+  // Its FLUSH TABLES before the lock waits the same way, behind a session's LOCK TABLES.
+  return !verdict.ok && /Couldn't execute 'FLUSH [^']*TABLES[^']*': Lock wait timeout exceeded/i.test(verdict.stderr);
+}
+
 /** mysqldump prints warnings (deprecations, GTID notes) and errors on the same stream. */
 export function splitStderr(stderr: string): { warnings: string[]; errors: string[] } {
   const warnings: string[] = [];

@@ -100,7 +100,7 @@ describe('consistency under write load', () => {
         await stall.release();
       }
       const result = await backup;
-      expect(result.stderr).toBe('');
+      expect(result.stderr, `the backup's stderr: ${result.stderr}`).toBe('');
       expect(result.exitCode).toBe(0);
       // Transfers really went on while the dump ran.
       expect(committed - atStart).toBeGreaterThan(stall ? 50 : 10);

@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import mysql, { type Connection } from 'mysql2/promise';
 import { describe, expect, it } from 'vitest';
 import { useBackupServer } from '../support/backup-server.js';
-import { makeTempDir, readLogEvents, runCli } from '../support/cli.js';
+import { dumpLikeEntries, followOutput, makeTempDir, readLogEvents, runCli, startCli, waitUntil } from '../support/cli.js';
 import { sidecarEnv } from '../support/daemon-env.js';
 import { type TestServer, testFlavour } from '../support/mysql-server.js';
 
@@ -127,6 +127,56 @@ describe(`the long-query guard (${flavour})`, () => {
       expect(worstWriteMs).toBeLessThan(1_000);
     },
   );
+
+  /** A session holding a table locked, idle: the guard sees no statement, and mysqldump's lock waits. */
+  async function lockTable(): Promise<Connection> {
+    const holder = await mysql.createConnection(fixture.server.adminConnection());
+    await holder.query('LOCK TABLES guard.writes WRITE');
+    return holder;
+  }
+
+  it.skipIf(flavour !== 'mysql')(
+    'MySQL: a global read lock that times out is tried again, and the run succeeds once the lock is free',
+    async () => {
+      const dir = await prepare();
+      const holder = await lockTable();
+      const backup = startCli(['backup'], sidecarEnv(fixture.server, PASSWORD, dir, { BACKUP_LONG_QUERY_GUARD: '2s' }));
+      const output = followOutput(backup);
+      try {
+        await waitUntil(() => output.text.includes('attempt 2 of 3'), 'the first attempt gave up and said so', 30_000);
+      } finally {
+        await holder.query('UNLOCK TABLES');
+        await holder.end();
+      }
+      const result = await backup;
+      expect(result.stderr).toBe('');
+      expect(result.exitCode).toBe(0);
+      const events = await readLogEvents(path.join(dir, 'backup.log'));
+      expect(events.filter((e) => e.event === 'backup.started')).toHaveLength(2);
+      expect(events.filter((e) => e.event === 'backup.succeeded')).toHaveLength(1);
+      // The discarded attempt left nothing behind: one dump, its checksum and manifest.
+      const entries = await dumpLikeEntries(dir);
+      expect(entries.filter((name) => name.includes('.partial'))).toEqual([]);
+      expect(entries.filter((name) => /\.sql\.zst$/.test(name))).toHaveLength(1);
+    },
+  );
+
+  it.skipIf(flavour !== 'mysql')('MySQL: three timed-out attempts fail the run with mysqldump\'s own words, leaving nothing', async () => {
+    const dir = await prepare();
+    const holder = await lockTable();
+    try {
+      const result = await runCli(['backup'], sidecarEnv(fixture.server, PASSWORD, dir, { BACKUP_LONG_QUERY_GUARD: '1s' }));
+      expect(result.exitCode).not.toBe(0);
+      expect(result.stderr).toMatch(/Lock wait timeout exceeded/);
+      const events = await readLogEvents(path.join(dir, 'backup.log'));
+      expect(events.filter((e) => e.event === 'backup.started')).toHaveLength(3);
+      expect(events.filter((e) => String(e.warning ?? '').includes('discarded, attempt'))).toHaveLength(2);
+      expect((await dumpLikeEntries(dir)).filter((name) => name.includes('.sql'))).toEqual([]);
+    } finally {
+      await holder.query('UNLOCK TABLES');
+      await holder.end();
+    }
+  });
 
   it.skipIf(flavour !== 'mariadb')(
     "MariaDB takes no read lock on this path: the dump neither waits for a long statement nor stalls writes",

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { judgePipeline, type PipelineOutcome, splitStderr } from '../../../src/backup/verdict.js';
+import { isGlobalReadLockTimeout, judgePipeline, type PipelineOutcome, splitStderr } from '../../../src/backup/verdict.js';
 
 const good: PipelineOutcome = {
   dump: { exitCode: 0, signal: undefined, timedOut: false, cancelled: false, stderr: '', spawnError: undefined },
@@ -45,6 +45,27 @@ describe('the verdict on a run', () => {
   it('blames the write, not the broken pipe it caused mysqldump', () => {
     const verdict = judge({ writeError: new Error('ENOSPC'), dump: { exitCode: 2, stderr: 'mysqldump: Got errno 32 on write' } });
     expect(!verdict.ok && verdict.cause).toMatch(/^writing the dump failed/);
+  });
+});
+
+describe('a lock wait that another attempt may get past', () => {
+  // Verbatim from a failed CI run on MySQL 9.7, and the flush before it behind a LOCK TABLES.
+  it.each([
+    "mysqldump: Couldn't execute 'FLUSH /*!40101 LOCAL */ TABLES WITH READ LOCK': Lock wait timeout exceeded; try restarting transaction (1205)",
+    "mysqldump: Couldn't execute 'FLUSH /*!40101 LOCAL */ TABLES': Lock wait timeout exceeded; try restarting transaction (1205)",
+  ])('is %s', (stderr) => {
+    expect(isGlobalReadLockTimeout(judge({ dump: { exitCode: 2, stderr } }))).toBe(true);
+  });
+
+  it.each([
+    "mysqldump: Got error: 1045: Access denied for user 'backup'@'localhost' (using password: YES) when trying to connect",
+    "mysqldump: Error 1205: Lock wait timeout exceeded; try restarting transaction when dumping table `t` at row: 0",
+  ])('is not %s', (stderr) => {
+    expect(isGlobalReadLockTimeout(judge({ dump: { exitCode: 2, stderr } }))).toBe(false);
+  });
+
+  it('is not a success', () => {
+    expect(isGlobalReadLockTimeout(judge({}))).toBe(false);
   });
 });
 
