@@ -45,7 +45,7 @@ COPY --from=build /src/dist ./dist
 ENV NODE_ENV=production \
     BACKUP_DIR=/backup/mysql \
     HTTP_PORT=8437
-USER 1000:1000
+USER 1000
 EXPOSE 8437
 HEALTHCHECK --interval=1m --timeout=10s --start-period=2m --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.HTTP_PORT || 8437) + '/health').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]

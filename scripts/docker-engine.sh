@@ -39,10 +39,12 @@ if ! docker compose version >/dev/null 2>&1; then
   trap 'rm -rf "$work"' EXIT
   mkdir -p "$work/lists/partial" "$work/archives/partial"
   echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $MIRROR unstable main" >"$work/sources.list"
+  # Valid-Until off as in scripts/mysql-root.sh: a mirror snapshot's unstable Release file can be
+  # past it. The package is still checked against Debian's archive key.
   apt_opts=(-o "Dir::Etc::SourceList=$work/sources.list" -o Dir::Etc::SourceParts=/dev/null
     -o "Dir::State::Lists=$work/lists" -o "Dir::Cache::Archives=$work/archives" -o Acquire::Check-Valid-Until=false)
   apt-get "${apt_opts[@]}" update -qq
-  (cd "$work" && apt-get "${apt_opts[@]}" download docker-compose >/dev/null 2>&1)
+  (cd "$work" && apt-get "${apt_opts[@]}" download docker-compose >/dev/null)
   dpkg-deb -x "$work"/docker-compose_*.deb "$work/x"
   mkdir -p "$PLUGIN_DIR"
   install -m 0755 "$work/x/usr/libexec/docker/cli-plugins/docker-compose" "$PLUGIN_DIR/docker-compose"

@@ -111,35 +111,33 @@ describe.each(FLAVOURS)('the compose stack with $name', (flavour) => {
   });
 
   it('has a clean configuration that holds no password', async () => {
-    const { stdout, all } = await compose('config');
+    // The user's own files, without this machine's additions.
+    const { stdout, all } = await compose(...flavour.composeFiles.flatMap((f) => ['-f', f]), '--profile', 'restore', 'config');
     expect(all).not.toMatch(/warn/i);
-    expect(stdout).not.toContain('r$oot');
-    expect(stdout).not.toContain('b$ack');
+    // Fragments without `$`, quotes or `\`, which compose and JSON would print escaped.
+    expect(stdout).not.toContain('pw`x');
+    expect(stdout).not.toContain('pw y');
     const config = parseYaml(stdout) as { services: Record<string, { image: string; build?: { args: Record<string, string> } }> };
     expect(config.services.mysql!.image).toBe(flavour.serverImage);
     // One variable names the server image and so the sidecar's base.
     expect(config.services['mysql-backup']!.build!.args.MYSQL_IMAGE).toBe(flavour.serverImage);
+    expect(config.services['mysql-restore']!.build!.args.MYSQL_IMAGE).toBe(flavour.serverImage);
     expect(config.services['mysql-backup']!.image).toBe(`mysql-backup-sidecar:local-${flavour.name}`);
+    expect(config.services['mysql-restore']!.image).toBe(`mysql-backup-sidecar:local-${flavour.name}`);
   });
 
   it('comes up healthy in order and stores the first backup on the host volume', async () => {
-    await compose('up', '-d', '--wait');
-    const inspect = async (service: string) => {
-      const id = (await compose('ps', '-q', service)).stdout.trim();
-      return JSON.parse((await execa('docker', ['inspect', id])).stdout)[0] as {
-        State: { StartedAt: string; Health?: { Status: string; Log: { ExitCode: number; End: string }[] } };
-      };
-    };
-    const server = await inspect('mysql');
-    const sidecar = await inspect('mysql-backup');
-    expect(server.State.Health!.Status).toBe('healthy');
-    expect(sidecar.State.Health!.Status).toBe('healthy');
-    const serverHealthy = server.State.Health!.Log.find((entry) => entry.ExitCode === 0)!.End;
-    expect(Date.parse(sidecar.State.StartedAt)).toBeGreaterThanOrEqual(Date.parse(serverHealthy));
+    const up = await compose('up', '-d', '--wait');
+    // Compose's own account: the server healthy before the sidecar starts.
+    const lines = up.all!.split('\n');
+    const serverHealthy = lines.findIndex((l) => /mysql-1\s+Healthy/.test(l));
+    const sidecarStarted = lines.findIndex((l) => /mysql-backup-1\s+Started/.test(l));
+    expect(serverHealthy, up.all).toBeGreaterThanOrEqual(0);
+    expect(sidecarStarted, up.all).toBeGreaterThan(serverHealthy);
 
     const log = await waitFor(async () => {
-      const lines = await readLog().catch(() => []);
-      return lines.some((l) => l.event === 'backup.succeeded') ? lines : undefined;
+      const entries = await readLog().catch(() => []);
+      return entries.some((l) => l.event === 'backup.succeeded') ? entries : undefined;
     }, 60_000);
     const first = log.find((l) => l.event === 'backup.succeeded')!;
     const info = await stat(path.join(backupDir, first.file!));
@@ -150,6 +148,23 @@ describe.each(FLAVOURS)('the compose stack with $name', (flavour) => {
     const version = (await compose('exec', '-T', 'mysql-backup', 'mysqldump', '--version')).stdout;
     const serverVersion = (await compose('exec', '-T', 'mysql', flavour.name === 'mysql' ? 'mysqld' : 'mariadbd', '--version')).stdout;
     expect(releaseOf(version)).toBe(releaseOf(serverVersion));
+    // Each secret readable by its reader alone; no password in any container's environment.
+    const owner = async (service: string, file: string) =>
+      (await compose('exec', '-T', service, 'stat', '-c', '%u %a', `/run/secrets/${file}`)).stdout.trim();
+    expect(await owner('mysql-backup', 'backup_db_password')).toBe('1000 400');
+    expect(await owner('mysql', 'backup_db_password')).toBe('999 400');
+    expect(await owner('mysql', 'mysql_root_password')).toBe('999 400');
+    for (const service of ['mysql', 'mysql-backup']) {
+      const id = (await compose('ps', '-q', service)).stdout.trim();
+      const inspect = (await execa('docker', ['inspect', id])).stdout;
+      expect(inspect).not.toContain('pw`x');
+      expect(inspect).not.toContain('pw y');
+    }
+    // The image declares no volume of its own: only the server image's data directory is inherited.
+    const image = JSON.parse((await execa('docker', ['image', 'inspect', `mbs-compose-test/sidecar:${env.COMPOSE_PROJECT_NAME}`])).stdout)[0] as {
+      Config: { Volumes: Record<string, unknown> | null };
+    };
+    expect(Object.keys(image.Config.Volumes ?? {})).not.toContain('/backup/mysql');
   });
 
   it('answers /health and is scraped by the stack Prometheus with its rules loaded', async () => {
@@ -210,6 +225,7 @@ describe.each(FLAVOURS)('the compose stack with $name', (flavour) => {
     const outcome = log.find((l) => (l.event === 'backup.succeeded' || l.event === 'backup.failed') && l.file === started.file);
     const stopping = log.find((l) => l.event === 'daemon.stopping');
     expect(outcome, 'the interrupted dump has an outcome in backup.log').toBeDefined();
+    expect(stopping!.runInFlight).toBe(started.runId);
     expect(Date.parse(stopping!.time)).toBeLessThanOrEqual(Date.parse(outcome!.time));
     expect(log.at(-1)!.event).toBe('daemon.stopped');
     const names = await readdir(backupDir);

@@ -23,7 +23,7 @@ interface Service {
   image?: string;
   build?: { context: string; args: Record<string, string> };
   environment?: Record<string, string>;
-  secrets?: string[];
+  secrets?: Array<{ source: string; uid: string; gid: string; mode: number }>;
   volumes?: string[];
   expose?: string[];
   ports?: string[];
@@ -38,8 +38,9 @@ interface ComposeFile {
   services: Record<string, Service>;
   secrets?: Record<string, { environment?: string; file?: string }>;
 }
-const compose = parseYaml(read('docker-compose.yaml')) as ComposeFile;
-const mariadbOverride = parseYaml(read('docker-compose.mariadb.yaml')) as ComposeFile;
+// Compose reads YAML as 1.1 does: `mode: 0400` is octal there, decimal 400 in YAML 1.2.
+const compose = parseYaml(read('docker-compose.yaml'), { version: '1.1' }) as ComposeFile;
+const mariadbOverride = parseYaml(read('docker-compose.mariadb.yaml'), { version: '1.1' }) as ComposeFile;
 const sidecar = compose.services['mysql-backup']!;
 const restore = compose.services['mysql-restore']!;
 const dockerfile = read('Dockerfile');
@@ -83,8 +84,12 @@ describe('docker-compose.yaml', () => {
       expect(example, name).toMatch(new RegExp(`^${secret.environment}='`, 'm'));
     }
     // The running sidecar holds only its own password; root's is the one-off restore's alone.
-    expect(sidecar.secrets).toEqual(['backup_db_password']);
-    expect(restore.secrets).toEqual(['mysql_root_password']);
+    // Each is owned by the container's reader, mode 0400: uid 1000 for the sidecar, 999 for the
+    // server's user, which reads them after the official entrypoints drop root.
+    const owners = (service: Service) => (service.secrets ?? []).map((s) => `${s.source} ${s.uid}:${s.gid} ${s.mode.toString(8)}`);
+    expect(owners(sidecar)).toEqual(['backup_db_password 1000:1000 400']);
+    expect(owners(restore)).toEqual(['mysql_root_password 1000:1000 400']);
+    expect(owners(compose.services.mysql!)).toEqual(['mysql_root_password 999:999 400', 'backup_db_password 999:999 400']);
     expect(restore.profiles).toEqual(['restore']);
   });
 
@@ -110,6 +115,8 @@ describe('docker-compose.yaml', () => {
     expect(mariadbOverride.services['mysql-backup']!.image).toBe('mysql-backup-sidecar:local-mariadb');
     expect(mariadbOverride.services['mysql-restore']!.image).toBe('mysql-backup-sidecar:local-mariadb');
     expect(restore.image).toBe(sidecar.image);
+    // Built like the sidecar, so the runbook finds it current even where only the server ran.
+    expect(restore.build).toEqual(sidecar.build);
   });
 
   it('bounds every container log', () => {
@@ -171,7 +178,8 @@ describe('Dockerfile', () => {
   });
 
   it('runs as uid 1000, with signals reaching node (exec form), the daemon by default', () => {
-    expect(instructions('USER').at(-1)).toBe('1000:1000');
+    // A uid alone: Docker Engine 20.10 looks "1000:1000" up as a user name when it copies secrets.
+    expect(instructions('USER').at(-1)).toBe('1000');
     const entrypoint = JSON.parse(instructions('ENTRYPOINT')[0]!) as string[];
     expect(entrypoint).toEqual(['node', '/app/dist/cli.js']);
     const command = JSON.parse(instructions('CMD')[0]!) as string[];

@@ -2,10 +2,14 @@
 # data directory: the least-privilege account the sidecar dumps as, with the password compose
 # gives both containers as the secret backup_db_password (set once, in .env).
 # docker_process_sql passes root's password through a private file: no password on a command line.
+# The image's entrypoint would execute an executable script instead, without docker_process_sql.
+command -v docker_process_sql >/dev/null || { echo "10-backup-account.sh: must be sourced by the server image's entrypoint (do not make it executable)" >&2; exit 1; }
+# The server initialises its data directory once: after fixing .env, empty
+# container-volumes/mysql/data again, or the server starts without the backup account.
 backup_password_file=${BACKUP_DB_PASSWORD_FILE:-/run/secrets/backup_db_password}
-[ -r "$backup_password_file" ] || { echo "10-backup-account.sh: $backup_password_file is missing (set BACKUP_DB_PASSWORD in .env)" >&2; exit 1; }
+[ -r "$backup_password_file" ] || { echo "10-backup-account.sh: $backup_password_file is missing or unreadable (BACKUP_DB_PASSWORD in .env, the secret in docker-compose.yaml)" >&2; exit 1; }
 backup_password=$(cat "$backup_password_file")
-[ -n "$backup_password" ] || { echo "10-backup-account.sh: BACKUP_DB_PASSWORD is empty (set it in .env)" >&2; exit 1; }
+[ -n "$backup_password" ] || { echo "10-backup-account.sh: BACKUP_DB_PASSWORD is empty: set it in .env, empty container-volumes/mysql/data and start again" >&2; exit 1; }
 # Quote for SQL: backslashes and single quotes doubled.
 backup_password=${backup_password//\\/\\\\}
 backup_password=${backup_password//\'/\'\'}

@@ -2,7 +2,10 @@
 # zstd is left out on purpose, so the sidecar's build takes the path that installs it.
 ARG BASE_IMAGE
 FROM ${BASE_IMAGE}
+# The official image's mysql user is uid/gid 999; made first, the package keeps it.
 RUN set -eux; \
+    groupadd --system --gid 999 mysql; \
+    useradd --system --uid 999 --gid 999 --home-dir /var/lib/mysql --no-create-home mysql; \
     apt-get update -qq; \
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends mariadb-server; \
     rm -rf /var/lib/apt/lists/* /var/lib/mysql/*; \

@@ -3,8 +3,18 @@
 # what this project's compose stack relies on from the official images' docker-entrypoint.sh, and
 # no more: the root password from MYSQL_ROOT_PASSWORD (or MARIADB_ROOT_PASSWORD, or either's
 # _FILE), and on the first start with an empty data directory, each /docker-entrypoint-initdb.d/*.sh
-# sourced with docker_process_sql defined and each *.sql run; then the server runs as `mysql`.
+# sourced with docker_process_sql defined (run, when executable) and each *.sql run; then the
+# server runs as `mysql`. As in the official images, everything after the first lines runs as
+# the `mysql` user (uid 999), so the secrets must be readable by it.
 set -euo pipefail
+
+datadir=/var/lib/mysql
+socket=/run/mysqld/mysqld.sock
+if [ "$(id -u)" = 0 ]; then
+  mkdir -p /run/mysqld /var/lib/mysql-files
+  chown mysql:mysql /run/mysqld /var/lib/mysql-files "$datadir"
+  exec setpriv --reuid=mysql --regid=mysql --init-groups "$0" "$@"
+fi
 
 file_env() {
   local name=$1 file_name="${1}_FILE"
@@ -21,11 +31,6 @@ if command -v mariadbd >/dev/null; then
 else
   server=mysqld client=mysql
 fi
-datadir=/var/lib/mysql
-socket=/run/mysqld/mysqld.sock
-mkdir -p /run/mysqld /var/lib/mysql-files
-chown mysql:mysql /run/mysqld /var/lib/mysql-files "$datadir"
-
 # As the official images do: quote for SQL by doubling ' and \; for an option file, escape \ and ".
 sql_quote() { local v=${1//\\/\\\\}; printf '%s' "${v//\'/\'\'}"; }
 cnf_quote() { local v=${1//\\/\\\\}; printf '%s' "${v//\"/\\\"}"; }
@@ -59,7 +64,8 @@ SQL
   printf '[client]\nuser=root\npassword="%s"\n' "$(cnf_quote "$root_password")" >"$root_cnf"
   for f in /docker-entrypoint-initdb.d/*; do
     case "$f" in
-      *.sh) echo "server-entrypoint: sourcing $f"; . "$f" ;;
+      # The official images' rule: executable scripts run on their own, the others are sourced.
+      *.sh) if [ -x "$f" ]; then echo "server-entrypoint: running $f"; "$f"; else echo "server-entrypoint: sourcing $f"; . "$f"; fi ;;
       *.sql) echo "server-entrypoint: running $f"; docker_process_sql <"$f" ;;
       *) ;;
     esac
