@@ -15,7 +15,7 @@ import { resolveTarget } from './mysql/target.js';
 import { drillWithEvents } from './restore/drill.js';
 import { applyRetention } from './retention.js';
 import { RunHistory } from './run-history.js';
-import { BackupScheduler, type StopOutcome, upcomingRuns } from './scheduler.js';
+import { BackupScheduler, shortestGapMs, type StopOutcome, upcomingRuns } from './scheduler.js';
 
 /** Room left before the next scheduled run when the long-query guard gives up: a recheck and a failing run. */
 const GUARD_MARGIN_MS = 5_000;
@@ -129,19 +129,28 @@ export async function startDaemon(
 
   scheduler.start();
   drills?.start();
+  // A redeploy or restart right after a good backup does not dump again: the schedule owes none yet.
+  const newest = history.lastSuccess;
+  const intervalMs = shortestGapMs(upcomingRuns(config.schedule.expression, config.schedule.timeZone, 24));
+  const newestAgeMs = newest ? Date.now() - newest.finishedAt.getTime() : undefined;
+  const backupOnStart =
+    config.schedule.onStart && !(newest && newestAgeMs !== undefined && newestAgeMs >= 0 && newestAgeMs < intervalMs);
   emit({
     type: 'daemon.started',
     schedule: config.schedule.expression,
     timeZone: config.schedule.timeZone,
     nextRun: scheduler.nextRun?.toISOString() ?? null,
-    onStart: config.schedule.onStart,
+    onStart: backupOnStart,
     backupDir: config.backup.dir,
     retention: formatDuration(config.retention.maxAgeMs),
     keepMin: config.retention.keepMin,
     maxAge: formatDuration(maxAgeMs) + (config.schedule.maxAgeMs === undefined ? ' (from the schedule)' : ''),
     http: http.address,
   });
-  if (config.schedule.onStart) scheduler.trigger();
+  if (backupOnStart) scheduler.trigger();
+  else if (config.schedule.onStart && newest && newestAgeMs !== undefined) {
+    emit({ type: 'schedule.startSkipped', newest: newest.file, ageMs: newestAgeMs, intervalMs, nextRun: scheduler.nextRun?.toISOString() ?? null });
+  }
 
   return {
     scheduler,

@@ -65,6 +65,8 @@ export type SidecarEvent =
       maxAge: string;
       http: string;
     }
+  /** BACKUP_ON_START with a good backup younger than the schedule's interval: a redeploy, not a gap. */
+  | { type: 'schedule.startSkipped'; newest: string; ageMs: number; intervalMs: number; nextRun: string | null }
   | { type: 'schedule.skipped'; runningRunId: string; runningForMs: number; skippedTotal: number; nextRun: string | null }
   | { type: 'daemon.refusing'; cause: string; hint?: string }
   | { type: 'daemon.stopping'; signal: string; runInFlight: string | null; graceMs: number }

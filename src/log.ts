@@ -120,10 +120,16 @@ function describe(event: SidecarEvent): ['info' | 'warn' | 'error', string] {
           `${event.onStart ? ', first backup now' : ''}; healthy while the newest backup is younger than ${event.maxAge}; ` +
           `metrics and health on ${event.http}`,
       ];
+    case 'schedule.startSkipped':
+      return [
+        'info',
+        `start-up backup skipped: the newest good backup, ${event.newest}, is ${formatDuration(roundToSecond(event.ageMs))} old, ` +
+          `younger than the schedule's interval of ${formatDuration(roundToSecond(event.intervalMs))}; next run ${event.nextRun ?? 'never'}`,
+      ];
     case 'schedule.skipped':
       return [
         'warn',
-        `scheduled run skipped: run ${event.runningRunId} still running after ${formatDuration(Math.round(event.runningForMs / 1000) * 1000 || 1000)}`,
+        `scheduled run skipped: run ${event.runningRunId} still running after ${formatDuration(roundToSecond(event.runningForMs))}`,
       ];
     case 'daemon.refusing':
       return ['error', `stopping, since no run can succeed without a change of configuration: ${event.cause}`];
@@ -140,3 +146,6 @@ function describe(event: SidecarEvent): ['info' | 'warn' | 'error', string] {
       return ['info', `stopped (${event.outcome}) after ${event.waitedMs} ms`];
   }
 }
+
+/** Whole seconds, at least one: what a duration in a log line needs. */
+const roundToSecond = (ms: number) => Math.round(ms / 1000) * 1000 || 1000;

@@ -113,3 +113,13 @@ export function upcomingRuns(expression: string, timeZone: string, count: number
     void probe.destroy();
   }
 }
+
+/**
+ * The schedule's interval as BACKUP_ON_START judges a recent backup: the shortest gap between its
+ * upcoming runs, so that an irregular schedule errs towards taking the start-up backup.
+ */
+export function shortestGapMs(runs: readonly Date[]): number {
+  let shortest = Infinity;
+  for (let i = 1; i < runs.length; i++) shortest = Math.min(shortest, runs[i]!.getTime() - runs[i - 1]!.getTime());
+  return shortest;
+}

@@ -58,4 +58,34 @@ describe('run: the schedule', () => {
     expect(checksums.length).toBe(countEvents(events, 'backup.succeeded'));
     await execa('sha256sum', ['-c', ...checksums], { cwd: dir });
   });
+  it('a restart soon after a good backup takes no start-up backup and says why; one older than the interval does', async () => {
+    const dir = await makeTempDir();
+    const log = path.join(dir, 'backup.log');
+    const hourly = { BACKUP_SCHEDULE: '0 * * * *' };
+    const first = startCli(['run'], sidecarEnv(fixture.server, PASSWORD, dir, hourly));
+    await waitForLog(log, (events) => countEvents(events, 'backup.succeeded') === 1);
+    first.kill('SIGTERM');
+    expect((await first).exitCode).toBe(0);
+
+    // A redeploy a moment later: the newest good backup is seconds old, the interval an hour.
+    const redeployed = startCli(['run'], sidecarEnv(fixture.server, PASSWORD, dir, hourly));
+    const events = await waitForLog(log, (e) => countEvents(e, 'schedule.startSkipped') === 1);
+    redeployed.kill('SIGTERM');
+    expect((await redeployed).exitCode).toBe(0);
+    const skipped = events.find((e) => e.event === 'schedule.startSkipped')!;
+    expect(skipped.intervalMs).toBe(3_600_000);
+    expect(Number(skipped.ageMs)).toBeLessThan(60_000);
+    expect(String(skipped.msg)).toMatch(/start-up backup skipped: the newest good backup, full_dump_\d{8}_\d{6}\.sql\.zst, is \d+s old/);
+    expect(countEvents(events, 'run.started')).toBe(1);
+
+    // Every two seconds, the same backup is older than the interval: the start-up backup is taken.
+    await new Promise((resolve) => setTimeout(resolve, 2_500));
+    const frequent = startCli(['run'], sidecarEnv(fixture.server, PASSWORD, dir, { BACKUP_SCHEDULE: '*/2 * * * * *' }));
+    const later = await waitForLog(log, (e) => countEvents(e, 'backup.succeeded') === 2);
+    frequent.kill('SIGTERM');
+    expect((await frequent).exitCode).toBe(0);
+    expect(countEvents(later, 'schedule.startSkipped')).toBe(1);
+    const started = later.filter((e) => e.event === 'daemon.started').at(-1)!;
+    expect(started.onStart).toBe(true);
+  });
 });
