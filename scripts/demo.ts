@@ -5,7 +5,7 @@
  * DEMO_SECONDS (default 45) is how long the daemon runs; 0 means until Ctrl-C.
  */
 import { randomBytes } from 'node:crypto';
-import { readdir, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
 import { CLI_PATH } from '../test/support/cli.js';
@@ -14,7 +14,8 @@ import { createBackupAccount, loadSampleData } from '../test/support/sample-data
 
 const root = path.resolve(import.meta.dirname, '..');
 const backupDir = path.join(root, 'container-volumes/backup/mysql');
-const secretFile = path.join(root, 'container-volumes/docker-secrets/mysql/.my.cnf');
+// .demo/ is gitignored: the demo's own credentials never sit where a real secret would.
+const secretFile = path.join(root, '.demo/backup.my.cnf');
 const seconds = Number(process.env.DEMO_SECONDS ?? 45);
 
 const server = await startTestServer();
@@ -23,6 +24,7 @@ try {
   await loadSampleData(server);
   const password = randomBytes(12).toString('base64url');
   await createBackupAccount(server, 'backup', password);
+  await mkdir(path.dirname(secretFile), { recursive: true, mode: 0o700 });
   await writeFile(
     secretFile,
     `[client]\nuser=backup\npassword="${password}"\nhost=${server.host}\nport=${server.port}\n`,
