@@ -47,8 +47,8 @@ export async function startDaemon(
   for (const path of await removeLeftovers(config.backup.dir)) log({ type: 'cleanup.removed', path });
 
   const startedAtMs = Date.now();
-  const maxAgeMs =
-    config.schedule.maxAgeMs ?? defaultMaxAgeMs(upcomingRuns(config.schedule.expression, config.schedule.timeZone, 24));
+  const upcoming = upcomingRuns(config.schedule.expression, config.schedule.timeZone, 24);
+  const maxAgeMs = config.schedule.maxAgeMs ?? defaultMaxAgeMs(upcoming);
   const history = await RunHistory.fromDisk(config.backup.dir);
   const metrics = createMetrics({ history, backupDir: config.backup.dir, version: options.version, maxAgeMs });
   const observers: EventSink[] = [log, history.observe, metrics.observe];
@@ -130,11 +130,11 @@ export async function startDaemon(
   scheduler.start();
   drills?.start();
   // A redeploy or restart right after a good backup does not dump again: the schedule owes none yet.
+  const intervalMs = shortestGapMs(upcoming);
   const newest = history.lastSuccess;
-  const intervalMs = shortestGapMs(upcomingRuns(config.schedule.expression, config.schedule.timeZone, 24));
-  const newestAgeMs = newest ? Date.now() - newest.finishedAt.getTime() : undefined;
-  const backupOnStart =
-    config.schedule.onStart && !(newest && newestAgeMs !== undefined && newestAgeMs >= 0 && newestAgeMs < intervalMs);
+  const newestAgeMs = newest ? Date.now() - newest.finishedAt.getTime() : -1;
+  const recent = newest !== null && newestAgeMs >= 0 && newestAgeMs < intervalMs;
+  const backupOnStart = config.schedule.onStart && !recent;
   emit({
     type: 'daemon.started',
     schedule: config.schedule.expression,
@@ -148,7 +148,7 @@ export async function startDaemon(
     http: http.address,
   });
   if (backupOnStart) scheduler.trigger();
-  else if (config.schedule.onStart && newest && newestAgeMs !== undefined) {
+  else if (config.schedule.onStart && recent) {
     emit({ type: 'schedule.startSkipped', newest: newest.file, ageMs: newestAgeMs, intervalMs, nextRun: scheduler.nextRun?.toISOString() ?? null });
   }
 
