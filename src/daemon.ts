@@ -2,6 +2,8 @@ import type { Logger as CronLogger } from 'node-cron';
 import { removeLeftovers, removeStrandedPartials } from './backup/hygiene.js';
 import { readInventory } from './backup/inventory.js';
 import { runBackup } from './backup/run.js';
+import { acquireDirectoryLock, DirectoryBusy, type DirectoryLock, lockEvents, withDirectoryLock } from './backup/directory-lock.js';
+import { sizePolicy } from './backup/size-check.js';
 import { assertWritableDirectory } from './backup/store.js';
 import { formatDuration } from './config/duration.js';
 import type { Config } from './config/schema.js';
@@ -31,26 +33,51 @@ export interface Daemon {
  * health, then back up on the schedule (and once at start), applying retention after every
  * successful run. Every event goes to the log, the run history and the metrics, in that order.
  */
-export async function startDaemon(
-  config: Config,
-  options: {
-    log: EventSink;
-    version: string;
-    cronLogger?: CronLogger;
-    beforeEachRun?: () => void;
-    /** A run failed in a way no later run can fix (client tools of another family): the caller stops the daemon. */
-    onFatal?: (failure: { cause: string; hint?: string }) => void;
-  },
-): Promise<Daemon> {
+export interface DaemonOptions {
+  log: EventSink;
+  version: string;
+  cronLogger?: CronLogger;
+  beforeEachRun?: () => void;
+  /** A run failed in a way no later run can fix (client tools of another family): the caller stops the daemon. */
+  onFatal?: (failure: { cause: string; hint?: string }) => void;
+}
+
+/** Refuses to start while another daemon runs on the same BACKUP_DIR (directory-lock.ts). */
+export async function startDaemon(config: Config, options: DaemonOptions): Promise<Daemon> {
   const { log } = options;
-  await assertWritableDirectory(config.backup.dir);
-  for (const path of await removeLeftovers(config.backup.dir)) log({ type: 'cleanup.removed', path });
+  const dir = config.backup.dir;
+  await assertWritableDirectory(dir);
+  const daemonLock = await acquireDirectoryLock(dir, { scope: 'daemon', purpose: 'the daemon (run)', ...lockEvents(log, dir, 'the daemon (run)') });
+  try {
+    return await startHoldingLock(config, options, daemonLock);
+  } catch (error) {
+    await daemonLock.release();
+    throw error;
+  }
+}
+
+async function startHoldingLock(config: Config, options: DaemonOptions, daemonLock: DirectoryLock): Promise<Daemon> {
+  const { log } = options;
+  const dir = config.backup.dir;
+  // A writer at work now (a manual backup) owns its partial file: its own run cleans up after it.
+  const cleanup = 'start-up cleanup of the daemon';
+  await withDirectoryLock(dir, { scope: 'writer', purpose: cleanup, ...lockEvents(log, dir, cleanup) }, async () => {
+    for (const path of await removeLeftovers(dir)) log({ type: 'cleanup.removed', path });
+  }).catch((error: unknown) => {
+    if (!(error instanceof DirectoryBusy)) throw error;
+  });
 
   const startedAtMs = Date.now();
   const upcoming = upcomingRuns(config.schedule.expression, config.schedule.timeZone, 24);
   const maxAgeMs = config.schedule.maxAgeMs ?? defaultMaxAgeMs(upcoming);
-  const history = await RunHistory.fromDisk(config.backup.dir);
-  const metrics = createMetrics({ history, backupDir: config.backup.dir, version: options.version, maxAgeMs });
+  const history = await RunHistory.fromDisk(dir);
+  const metrics = createMetrics({
+    history,
+    backupDir: dir,
+    version: options.version,
+    maxAgeMs,
+    sizePolicy: sizePolicy(config.retention),
+  });
   const observers: EventSink[] = [log, history.observe, metrics.observe];
   const emit: EventSink = (event: SidecarEvent) => observers.forEach((observe) => observe(event));
 
@@ -62,7 +89,6 @@ export async function startDaemon(
     emit,
     run: async (runId, signal) => {
       options.beforeEachRun?.();
-      for (const path of await removeStrandedPartials(strandedPartials)) emit({ type: 'cleanup.removed', path });
       // Run results say when the next one is due: what a person reading the log wants next.
       const withNextRun: EventSink = (event) =>
         emit(
@@ -70,24 +96,51 @@ export async function startDaemon(
             ? { ...event, nextRun: scheduler.nextRun?.toISOString() ?? null }
             : event,
         );
-      // The long-query guard may hold a dump back until shortly before the next scheduled run, so
-      // that a guard that gives up leaves that run to start afresh rather than be skipped.
-      const nextRunMs = scheduler.nextRun?.getTime();
-      const longQueryWaitMs = nextRunMs === undefined ? config.mysql.waitTimeoutMs : Math.max(0, nextRunMs - Date.now() - GUARD_MARGIN_MS);
-      const outcome = await runBackup(config, { emit: withNextRun, signal, runId, longQueryWaitMs });
-      // Never after a failure: a week of failing dumps must not delete the last good backups.
-      if (!outcome.ok) {
-        if (outcome.leftover) strandedPartials.add(outcome.leftover);
-        if (outcome.fatal) options.onFatal?.({ cause: outcome.cause, ...(outcome.hint ? { hint: outcome.hint } : {}) });
-        return;
-      }
+      const purpose = `scheduled backup run ${runId}`;
+      const began = Date.now();
       try {
-        await applyRetention(config.backup.dir, config.retention, emit, { runId });
+        // Named first: a directory that is gone is "does not exist", not a lock file that cannot be made.
+        await assertWritableDirectory(dir);
+        await withDirectoryLock(
+          dir,
+          { scope: 'writer', purpose, waitForHolderMs: msBeforeNextRun(), signal, ...lockEvents(emit, dir, purpose) },
+          (lost) => backUpAndPrune(runId, AbortSignal.any([signal, lost]), withNextRun),
+        );
       } catch (error) {
-        emit({ type: 'retention.failed', runId, cause: (error as Error).message });
+        // Every failure is a failed run in the log, the metrics and /health, never a crash.
+        withNextRun({ type: 'run.started', runId });
+        withNextRun({ type: 'backup.failed', runId, ...describeFailure(error), durationMs: Date.now() - began });
       }
     },
   });
+
+  /**
+   * A wait for another writer (a restore, a drill), and then the long-query guard, may hold a
+   * dump back until shortly before the next scheduled run, so that giving up leaves that run to
+   * start afresh rather than be skipped.
+   */
+  const msBeforeNextRun = () => {
+    const nextRunMs = scheduler.nextRun?.getTime();
+    return nextRunMs === undefined ? config.mysql.waitTimeoutMs : Math.max(0, nextRunMs - Date.now() - GUARD_MARGIN_MS);
+  };
+
+  /** One scheduled run, holding the directory: the dump, then retention after a good one. */
+  async function backUpAndPrune(runId: string, signal: AbortSignal, emitRun: EventSink): Promise<void> {
+    for (const path of await removeStrandedPartials(strandedPartials)) emit({ type: 'cleanup.removed', path });
+    const longQueryWaitMs = msBeforeNextRun();
+    const outcome = await runBackup(config, { emit: emitRun, signal, runId, longQueryWaitMs });
+    // Never after a failure: a week of failing dumps must not delete the last good backups.
+    if (!outcome.ok) {
+      if (outcome.leftover) strandedPartials.add(outcome.leftover);
+      if (outcome.fatal) options.onFatal?.({ cause: outcome.cause, ...(outcome.hint ? { hint: outcome.hint } : {}) });
+      return;
+    }
+    try {
+      await applyRetention(dir, config.retention, emit, { runId });
+    } catch (error) {
+      emit({ type: 'retention.failed', runId, cause: (error as Error).message });
+    }
+  }
 
   // Everything that can refuse the configuration does so before the HTTP server listens.
   const drills = config.drill.schedule ? scheduleDrills(config, config.drill.schedule, emit) : undefined;
@@ -120,13 +173,21 @@ export async function startDaemon(
           consecutiveFailures: history.consecutiveFailures,
           runInFlight: history.runInFlight,
           nextRun: scheduler.nextRun?.toISOString() ?? null,
-          backupsOnDisk: (await readInventory(config.backup.dir)).backups.filter((b) => b.checksummed).length,
+          backupsOnDisk: (await readInventory(dir)).backups.filter((b) => b.checksummed).length,
           maxAgeSeconds: maxAgeMs / 1000,
         },
       };
     },
   });
 
+  // Another daemon took our directory, judging us gone (we were paused past the stale time): two
+  // daemons must never share it, so this one stops as it would for a configuration no run can use.
+  const onDaemonLockLost = () => {
+    const reason = daemonLock.lost.reason as Error;
+    options.onFatal?.({ cause: reason.message, hint: 'Find the other daemon on this BACKUP_DIR (`ls -a` shows its lock file, which names it).' });
+  };
+  if (daemonLock.lost.aborted) onDaemonLockLost();
+  else daemonLock.lost.addEventListener('abort', onDaemonLockLost);
   scheduler.start();
   drills?.start();
   // A redeploy or restart right after a good backup does not dump again: the schedule owes none yet.
@@ -141,7 +202,7 @@ export async function startDaemon(
     timeZone: config.schedule.timeZone,
     nextRun: scheduler.nextRun?.toISOString() ?? null,
     onStart: backupOnStart,
-    backupDir: config.backup.dir,
+    backupDir: dir,
     retention: formatDuration(config.retention.maxAgeMs),
     keepMin: config.retention.keepMin,
     maxAge: formatDuration(maxAgeMs) + (config.schedule.maxAgeMs === undefined ? ' (from the schedule)' : ''),
@@ -157,6 +218,7 @@ export async function startDaemon(
     async stop(graceMs) {
       const [outcome] = await Promise.all([scheduler.stop(graceMs), drills?.stop(graceMs)]);
       await http.close();
+      await daemonLock.release();
       return outcome;
     },
   };
@@ -179,17 +241,37 @@ function scheduleDrills(config: Config, schedule: string, emit: EventSink): Back
     timeZone: config.schedule.timeZone,
     emit,
     run: async (runId, signal) => {
-      const newest = (await readInventory(config.backup.dir)).backups.find((b) => b.checksummed);
-      if (!newest) {
-        emit({ type: 'drill.failed', runId, file: '-', target: describeAddress(target), problems: ['there is no backup to drill yet'], durationMs: 0 });
-        return;
+      const dir = config.backup.dir;
+      const purpose = `scheduled drill ${runId}`;
+      const began = Date.now();
+      try {
+        // A drill waits for a backup run in flight: it wants the newest dump, and is in no hurry.
+        await withDirectoryLock(
+          dir,
+          { scope: 'writer', purpose, waitForHolderMs: config.backup.timeoutMs, signal, ...lockEvents(emit, dir, purpose) },
+          async (lost) => {
+            const newest = (await readInventory(dir)).backups.find((b) => b.checksummed);
+            if (!newest) {
+              emit({ type: 'drill.failed', runId, file: '-', target: describeAddress(target), problems: ['there is no backup to drill yet'], durationMs: 0 });
+              return;
+            }
+            await drillWithEvents(newest.path, target, emit, {
+              runId,
+              signal: AbortSignal.any([signal, lost]),
+              waitTimeoutMs: config.mysql.waitTimeoutMs,
+              clientDir: config.mysql.clientDir,
+            });
+          },
+        );
+      } catch (error) {
+        emit({ type: 'drill.failed', runId, file: '-', target: describeAddress(target), problems: [describeFailure(error).cause], durationMs: Date.now() - began });
       }
-      await drillWithEvents(newest.path, target, emit, {
-        runId,
-        signal,
-        waitTimeoutMs: config.mysql.waitTimeoutMs,
-        clientDir: config.mysql.clientDir,
-      });
     },
   });
+}
+
+/** A failure outside a run's own reporting, as a run reports one. */
+function describeFailure(error: unknown): { cause: string; hint?: string } {
+  if (error instanceof UserError) return { cause: error.message, ...(error.hint ? { hint: error.hint } : {}) };
+  return { cause: `unexpected error: ${(error as Error).message ?? String(error)}` };
 }

@@ -49,8 +49,9 @@ export type SidecarEvent =
   | { type: 'drill.failed'; runId?: string; file: string; target: string; problems: readonly string[]; durationMs: number }
   // Keeping the directory in order.
   | { type: 'cleanup.removed'; path: string }
-  | { type: 'retention.deleted'; runId?: string; file: string; mtime: string; ageMs: number }
-  | { type: 'retention.applied'; runId?: string; deleted: number; kept: number }
+  /** reason 'space': deleted ahead of the next retention pass so that a run refused for space fits. */
+  | { type: 'retention.deleted'; runId?: string; file: string; mtime: string; ageMs: number; reason?: 'space' }
+  | { type: 'retention.applied'; runId?: string; deleted: number; kept: number; suspect?: readonly string[] }
   | { type: 'retention.failed'; runId?: string; cause: string }
   // The daemon.
   | {
@@ -69,6 +70,9 @@ export type SidecarEvent =
   | { type: 'schedule.startSkipped'; newest: string; ageMs: number; intervalMs: number; nextRun: string | null }
   | { type: 'schedule.skipped'; runningRunId: string; runningForMs: number; skippedTotal: number; nextRun: string | null }
   | { type: 'daemon.refusing'; cause: string; hint?: string }
+  // One writer per BACKUP_DIR (directory-lock.ts).
+  | { type: 'lock.waiting'; dir: string; purpose: string; holder: string; heartbeatAgeMs: number }
+  | { type: 'lock.staleRemoved'; dir: string; file: string; holder: string; heartbeatAgeMs: number }
   | { type: 'daemon.stopping'; signal: string; runInFlight: string | null; graceMs: number }
   | { type: 'daemon.aborting'; signal: string; runInFlight: string | null }
   | { type: 'daemon.stopped'; outcome: 'idle' | 'finished' | 'abandoned'; waitedMs: number };

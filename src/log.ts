@@ -108,9 +108,16 @@ function describe(event: SidecarEvent): ['info' | 'warn' | 'error', string] {
     case 'cleanup.removed':
       return ['warn', `removed a leftover of an interrupted run: ${event.path}`];
     case 'retention.deleted':
-      return ['info', `retention deleted ${event.file} (modified ${event.mtime})`];
+      return [
+        event.reason === 'space' ? 'warn' : 'info',
+        `retention deleted ${event.file} (modified ${event.mtime})${event.reason === 'space' ? ' to make room for this run' : ''}`,
+      ];
     case 'retention.applied':
-      return ['info', `retention: ${event.deleted} deleted, ${event.kept} kept`];
+      return [
+        'info',
+        `retention: ${event.deleted} deleted, ${event.kept} kept` +
+          (event.suspect ? `; ${event.suspect.length} far smaller than the dumps before (not counted towards BACKUP_KEEP_MIN): ${event.suspect.join(', ')}` : ''),
+      ];
     case 'retention.failed':
       return ['error', `retention failed: ${event.cause}`];
     case 'daemon.started':
@@ -144,6 +151,10 @@ function describe(event: SidecarEvent): ['info' | 'warn' | 'error', string] {
       return ['warn', `${event.signal} again: abandoning run ${event.runInFlight ?? '(none)'} now`];
     case 'daemon.stopped':
       return ['info', `stopped (${event.outcome}) after ${event.waitedMs} ms`];
+    case 'lock.waiting':
+      return ['warn', `waiting for BACKUP_DIR ${event.dir} before ${event.purpose}: held by ${event.holder} (last heartbeat ${Math.round(event.heartbeatAgeMs / 1000)} s ago)`];
+    case 'lock.staleRemoved':
+      return ['warn', `removed the lock of a holder gone without releasing it: ${event.holder} (last heartbeat ${Math.round(event.heartbeatAgeMs / 1000)} s ago)`];
   }
 }
 

@@ -1,6 +1,7 @@
 import { statfs } from 'node:fs/promises';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { readInventory } from './backup/inventory.js';
+import { assessSizes, type SizePolicy } from './backup/size-check.js';
 import type { EventSink } from './events.js';
 import type { RunHistory } from './run-history.js';
 
@@ -25,6 +26,8 @@ export function createMetrics(options: {
   backupDir: string;
   version: string;
   maxAgeMs: number;
+  /** For the same verdict on the newest dump as restore and retention reach. */
+  sizePolicy: SizePolicy;
 }): SidecarMetrics {
   const { history, backupDir } = options;
   const registry = new Registry();
@@ -87,6 +90,10 @@ export function createMetrics(options: {
   const oldest = storage('oldest_backup_timestamp_seconds', 'Modification time of the oldest good backup (Unix time); 0 if none.');
   const volumeFree = storage('volume_free_bytes', 'Bytes free for the sidecar on the file system of BACKUP_DIR.');
   const volumeSize = storage('volume_size_bytes', 'Size of the file system of BACKUP_DIR.');
+  const newestSuspect = storage(
+    'last_size_suspect',
+    '1 when the newest good backup is under BACKUP_SIZE_DROP_RATIO of the median size of the good dumps before it (restore latest then asks for --force).',
+  );
 
   /** One read of BACKUP_DIR per scrape serves all the storage gauges. */
   const readStorage = async () => {
@@ -98,6 +105,8 @@ export function createMetrics(options: {
     oldest.set(good.length ? good[good.length - 1]!.mtimeMs / 1000 : 0);
     volumeFree.set(fs.bavail * fs.bsize);
     volumeSize.set(fs.blocks * fs.bsize);
+    const verdicts = await assessSizes(good, options.sizePolicy);
+    newestSuspect.set(good[0] && verdicts.get(good[0].name)?.suspect ? 1 : 0);
   };
 
   const observe: EventSink = (event) => {

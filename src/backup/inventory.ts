@@ -1,3 +1,4 @@
+import type { Stats } from 'node:fs';
 import { lstat, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { checksumFileName, DUMP_NAME, manifestFileName, PARTIAL_NAME } from './naming.js';
@@ -11,6 +12,11 @@ export interface StoredBackup {
   readonly checksummed: boolean;
   /** The sidecar files that exist beside it. */
   readonly sidecars: readonly string[];
+  /**
+   * What deleting the dump and its sidecars frees: allocated blocks, not sizes, and nothing for a
+   * file linked elsewhere too (a hard-link copy keeps its blocks).
+   */
+  readonly bytesOnDisk: number;
 }
 
 export interface Inventory {
@@ -44,6 +50,8 @@ export async function readInventory(dir: string): Promise<Inventory> {
       const stats = await regular(name);
       if (!stats) continue;
       const sidecars = [checksumFileName(name), manifestFileName(name)].filter((s) => names.has(s));
+      let sidecarBytes = 0;
+      for (const sidecar of sidecars) sidecarBytes += freedByDeleting(await regular(sidecar));
       backups.push({
         name,
         path: path.join(dir, name),
@@ -51,6 +59,7 @@ export async function readInventory(dir: string): Promise<Inventory> {
         size: stats.size,
         checksummed: sidecars.includes(checksumFileName(name)),
         sidecars,
+        bytesOnDisk: freedByDeleting(stats) + sidecarBytes,
       });
     } else if (PARTIAL_NAME.test(name)) {
       if (await regular(name)) partials.push(name);
@@ -62,3 +71,5 @@ export async function readInventory(dir: string): Promise<Inventory> {
   backups.sort((a, b) => b.mtimeMs - a.mtimeMs || b.name.localeCompare(a.name));
   return { backups, partials: partials.sort(), orphanSidecars: orphanSidecars.sort() };
 }
+
+const freedByDeleting = (stats: Stats | null) => (stats && stats.nlink === 1 ? stats.blocks * 512 : 0);

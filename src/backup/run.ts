@@ -14,11 +14,12 @@ import { grantStatement, missingDumpPrivileges } from '../mysql/privileges.js';
 import { readServerInfo, type ServerInfo } from '../mysql/server-info.js';
 import { redact } from '../secret.js';
 import { checkCompressorAvailable } from './compression.js';
-import { checkFreeSpace, SPACE_REFUSE_FACTOR } from './hygiene.js';
 import { readInventory } from './inventory.js';
 import { buildManifest, type Manifest } from './manifest.js';
 import { dumpFileName } from './naming.js';
 import { runDumpPipeline } from './pipeline.js';
+import { makeRoom, planRoomForRun } from './room-for-run.js';
+import { assessSizes, describeSize, sizePolicy } from './size-check.js';
 import { assertWritableDirectory, createPartialDump, discardPartialDump, type Leftover, publishDump } from './store.js';
 import { isGlobalReadLockTimeout, judgePipeline } from './verdict.js';
 
@@ -87,14 +88,16 @@ export async function runBackup(config: Config, deps: RunDependencies): Promise<
   deps.emit({ type: 'run.started', runId });
   try {
     await assertWritableDirectory(config.backup.dir);
-    const spaceWarning = await assertEnoughSpace(config.backup.dir);
-    if (spaceWarning) deps.emit({ type: 'backup.warning', runId, warning: spaceWarning });
+    // Decided before the server is touched; expired dumps are deleted for room only once it has answered.
+    const room = await planRoomForRun(config);
+    if (room.warning) deps.emit({ type: 'backup.warning', runId, warning: room.warning });
     await checkCompressorAvailable(config.backup.compression);
     const client = await findClientTool('mysqldump', config.mysql.clientDir);
     const options = await readDumpOptions(client);
     // Last before the dump, so that the long-query guard's check is as close to mysqldump's lock as can be.
     const { server, plan } = await prepareServer(config, client, runId, deps);
     const flags = dumpFlags({ client, options, plan, lockWaitSeconds: lockWaitSeconds(config) });
+    if (room.toDelete.length > 0) deps.emit({ type: 'backup.warning', runId, warning: await makeRoom(config, room, deps.emit, runId) });
 
     for (let attempt = 1; ; attempt++) {
       const dumpStartedAt = now();
@@ -127,7 +130,7 @@ export async function runBackup(config: Config, deps: RunDependencies): Promise<
                 `${dumpName} discarded, attempt ${attempt + 1} of ${LOCK_ATTEMPTS} in ${LOCK_RETRY_PAUSE_MS / 1000} s`,
             });
             await pause(LOCK_RETRY_PAUSE_MS, deps.signal);
-            if (deps.signal?.aborted) return fail('the run was cancelled (shutdown)');
+            if (deps.signal?.aborted) return fail(cancelledBecause(deps.signal));
             continue;
           }
           return fail(verdict.cause, {
@@ -152,6 +155,7 @@ export async function runBackup(config: Config, deps: RunDependencies): Promise<
         await publishDump(partial, config.backup.dir, dumpName, { sha256, manifest }).catch((error: Error) => {
           throw error instanceof UserError ? error : new UserError(`publishing ${dumpName} failed: ${error.message}`);
         });
+        await warnIfSuspect(config, dumpName, (warning) => deps.emit({ type: 'backup.warning', runId, warning }));
         deps.emit({
           type: 'backup.succeeded',
           runId,
@@ -177,30 +181,30 @@ export async function runBackup(config: Config, deps: RunDependencies): Promise<
     if (error instanceof UserError) {
       return fail(error.message, { ...(error.hint ? { hint: error.hint } : {}), ...extra, fatal: error instanceof ClientFamilyMismatch });
     }
-    if (deps.signal?.aborted) return fail('the run was cancelled (shutdown)', extra);
+    if (deps.signal?.aborted) return fail(cancelledBecause(deps.signal), extra);
     return fail(`unexpected error: ${(error as Error).message ?? String(error)}`, extra);
   }
 }
 
+/** A good dump far smaller than those before it is loud at once, not only when someone restores it. */
+async function warnIfSuspect(config: Config, dumpName: string, warn: (warning: string) => void): Promise<void> {
+  const { backups } = await readInventory(config.backup.dir);
+  const verdict = (await assessSizes(backups, sizePolicy(config.retention))).get(dumpName);
+  if (verdict?.suspect) {
+    warn(
+      `${dumpName} is far smaller than the good dumps before it: ${describeSize(verdict)}. A dropped database, or a server ` +
+        'rebuilt empty? It is kept, but does not count towards BACKUP_KEEP_MIN, and restore latest asks for --force',
+    );
+  }
+}
+
+/** Why an aborted run stopped: a shutdown, or the reason given (a lost directory lock). */
+const cancelledBecause = (signal: AbortSignal) =>
+  signal.reason instanceof UserError ? signal.reason.message : 'the run was cancelled (shutdown)';
+
 const describeLeftover = (leftover: Leftover) =>
   `its partial file ${path.basename(leftover.path)} could not be removed (${leftover.reason}); ` +
   'it is not a backup, and the daemon removes it once it can';
-
-/** Fails at once when the last dump would not fit again; returns a warning when it barely would. */
-async function assertEnoughSpace(dir: string): Promise<string | undefined> {
-  const { backups } = await readInventory(dir);
-  const space = await checkFreeSpace(dir, backups[0]?.size);
-  if (space.state !== 'low' && space.state !== 'insufficient') return undefined;
-  const facts = `${formatMiB(space.freeBytes)} free in BACKUP_DIR ${dir}, and the last dump took ${formatMiB(space.lastDumpBytes)}`;
-  if (space.state === 'insufficient') {
-    throw new UserError(`not enough space: ${facts}; a run needs at least ${SPACE_REFUSE_FACTOR} times that`, {
-      hint: 'Free space on the backup volume, or shorten BACKUP_RETENTION.',
-    });
-  }
-  return `space is running low: ${facts}`;
-}
-
-const formatMiB = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
 
 /**
  * Everything the dump needs from the server, checked before it starts: the server answers, the

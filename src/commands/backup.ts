@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { runBackup } from '../backup/run.js';
+import { lockEvents, withDirectoryLock } from '../backup/directory-lock.js';
 import { assertWritableDirectory } from '../backup/store.js';
 import { loadConfig } from '../config/load.js';
 import { createLogger, logEvents } from '../log.js';
@@ -19,7 +20,15 @@ export async function backupCommand(args: string[], context: CommandContext): Pr
   const cancel = () => abort.abort();
   process.once('SIGINT', cancel).once('SIGTERM', cancel);
   try {
-    const outcome = await runBackup(config, { emit: logEvents(logger), signal: abort.signal });
+    const emit = logEvents(logger);
+    const dir = config.backup.dir;
+    const purpose = 'a backup started by hand (the backup command)';
+    // Refuses, rather than waits, while another writer is at work: a person is waiting for the answer.
+    const say = (line: string) => context.stderr.write(`${line}\n`);
+    const lockOptions = { scope: 'writer' as const, purpose, signal: abort.signal, ...lockEvents(emit, dir, purpose, say) };
+    const outcome = await withDirectoryLock(dir, lockOptions, (lost) =>
+      runBackup(config, { emit, signal: AbortSignal.any([abort.signal, lost]) }),
+    );
     if (outcome.ok) return 0;
     context.stderr.write(`mysql-backup-sidecar: backup failed: ${outcome.cause}\n`);
     if (outcome.stderr) context.stderr.write(`${outcome.stderr.replace(/^/gm, '  ')}\n`);

@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { lockEvents, withDirectoryLock } from '../backup/directory-lock.js';
 import { locateBackup } from '../backup/locate.js';
 import { loadConfig } from '../config/load.js';
 import { UsageError } from '../errors.js';
@@ -30,11 +31,16 @@ export async function drillCommand(args: string[], context: CommandContext): Pro
   const name = path.basename(file);
   const emit = logEvents(createLogger({ file: config.backup.logFile, level: config.logLevel, stdout: false }).logger);
 
-  const report = await drillWithEvents(file, target, emit, {
-    waitTimeoutMs: config.mysql.waitTimeoutMs,
-    clientDir: config.mysql.clientDir,
-    onStage: (stage) => context.stderr.write(`${stage} ...\n`),
-  });
+  const dir = config.backup.dir;
+  const purpose = `drill of ${name} into ${where} (the drill command)`;
+  const report = await withDirectoryLock(dir, { scope: 'writer', purpose, readOnlyOk: true, ...lockEvents(emit, dir, purpose, (line) => context.stderr.write(`${line}\n`)) }, (lost) =>
+    drillWithEvents(file, target, emit, {
+      waitTimeoutMs: config.mysql.waitTimeoutMs,
+      clientDir: config.mysql.clientDir,
+      signal: lost,
+      onStage: (stage) => context.stderr.write(`${stage} ...\n`),
+    }),
+  );
   for (const t of report.tables) {
     const rows = t.actualRows === null ? 'missing' : `${t.actualRows}/${t.expectedRows} rows`;
     context.stdout.write(`${t.ok ? 'ok  ' : 'FAIL'}  ${t.database}.${t.table}  ${rows}  CHECK TABLE: ${t.checkTable ?? '-'}\n`);

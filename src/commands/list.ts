@@ -2,10 +2,12 @@ import { parseArgs } from 'node:util';
 import path from 'node:path';
 import { readInventory } from '../backup/inventory.js';
 import { readManifest } from '../backup/manifest.js';
+import { assessSizes, sizePolicy } from '../backup/size-check.js';
 import { manifestFileName } from '../backup/naming.js';
 import { compressionOf } from '../backup/compression.js';
 import { loadConfig } from '../config/load.js';
 import type { CommandContext } from './context.js';
+import { formatMiB } from '../units.js';
 
 export const summary = 'the backups in BACKUP_DIR, newest first; --json for scripts';
 
@@ -14,6 +16,7 @@ export async function listCommand(args: string[], context: CommandContext): Prom
   const { values } = parseArgs({ args, options: { json: { type: 'boolean', default: false } }, strict: true });
   const config = loadConfig({ env: context.env, cwd: context.cwd });
   const { backups } = await readInventory(config.backup.dir);
+  const sizes = await assessSizes(backups, sizePolicy(config.retention));
   const rows = await Promise.all(
     backups.map(async (b) => {
       const manifest = await readManifest(path.join(config.backup.dir, manifestFileName(b.name)));
@@ -25,6 +28,8 @@ export async function listCommand(args: string[], context: CommandContext): Prom
         compression: compressionOf(b.name),
         level: manifest?.compression.level ?? null,
         checksum: b.checksummed ? 'present' : 'missing',
+        /** Far smaller than the good dumps before it (BACKUP_SIZE_DROP_RATIO). */
+        suspect: sizes.get(b.name)?.suspect ?? false,
         manifest: manifest !== null,
         binlog: manifest?.binlog ?? null,
       };
@@ -43,8 +48,8 @@ export async function listCommand(args: string[], context: CommandContext): Prom
     ...rows.map((r) => [
       r.file,
       r.time.replace('T', ' ').slice(0, 19),
-      mib(r.storedBytes),
-      r.rawBytes === null ? '?' : mib(r.rawBytes),
+      formatMiB(r.storedBytes),
+      (r.rawBytes === null ? '?' : formatMiB(r.rawBytes)) + (r.suspect ? ' (!)' : ''),
       r.level === null ? r.compression : `${r.compression} ${r.level}`,
       r.checksum,
       r.binlog ? [r.binlog.file && `${r.binlog.file}:${r.binlog.position}`, r.binlog.gtid && `gtid ${r.binlog.gtid}`].filter(Boolean).join(' ') : '-',
@@ -52,7 +57,12 @@ export async function listCommand(args: string[], context: CommandContext): Prom
   ];
   const widths = table[0]!.map((_, i) => Math.max(...table.map((row) => row[i]!.length)));
   for (const row of table) context.stdout.write(`${row.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd()}\n`);
+  if (rows.some((r) => r.suspect)) {
+    context.stdout.write(
+      `(!) far smaller than the good dumps before it (under ${config.retention.sizeDropRatio} of their median): ` +
+        'a dropped database, or a server rebuilt empty? restore latest asks for --force\n',
+    );
+  }
   return 0;
 }
 
-const mib = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MiB`;

@@ -1,19 +1,26 @@
 import path from 'node:path';
 import { createInterface } from 'node:readline/promises';
 import { parseArgs } from 'node:util';
+import { lockEvents, withDirectoryLock } from '../backup/directory-lock.js';
+import { readInventory } from '../backup/inventory.js';
 import { locateBackup } from '../backup/locate.js';
+import { assessSizes, describeSize, sizePolicy, type SizeVerdict } from '../backup/size-check.js';
 import { verifyBackup } from '../backup/verify.js';
+import { formatAge } from '../config/duration.js';
 import { loadConfig } from '../config/load.js';
+import type { Config } from '../config/schema.js';
+import type { EventSink } from '../events.js';
 import { UsageError, UserError } from '../errors.js';
 import { createLogger, logEvents } from '../log.js';
-import { describeAddress } from '../mysql/connect.js';
+import { describeAddress, type ServerAddress } from '../mysql/connect.js';
 import { GTID_PURGED_MODES, type GtidPurgedMode } from '../restore/gtid.js';
 import { resolveTarget, TARGET_OPTIONS } from '../mysql/target.js';
 import { restoreDump } from '../restore/restore.js';
 import type { CommandContext } from './context.js';
+import { formatMiB } from '../units.js';
 
 export const summary =
-  'restore [FILE|latest] --yes [--gtid-purged=auto|apply|skip]: verify, then stream the dump into the server (--host/--port for another)';
+  'restore [FILE|latest] --yes [--force] [--gtid-purged=auto|apply|skip]: verify, then stream the dump into the server (--host/--port for another)';
 
 /**
  * `restore [FILE|latest] --yes`: verifies first, then replaces the databases in the dump on the
@@ -24,19 +31,58 @@ export async function restoreCommand(args: string[], context: CommandContext): P
   const { values, positionals } = parseArgs({
     args,
     allowPositionals: true,
-    options: { yes: { type: 'boolean', default: false }, 'gtid-purged': { type: 'string' }, ...TARGET_OPTIONS },
+    options: {
+      yes: { type: 'boolean', default: false },
+      force: { type: 'boolean', default: false },
+      'gtid-purged': { type: 'string' },
+      ...TARGET_OPTIONS,
+    },
     strict: true,
   });
   const gtidPurged = parseGtidPurged(values['gtid-purged']);
   const config = loadConfig({ env: context.env, cwd: context.cwd });
+  const latest = positionals[0] === undefined || positionals[0] === 'latest';
   const file = await locateBackup(config.backup.dir, positionals[0]);
   const target = resolveTarget(config.mysql, values, context.cwd);
   const where = describeAddress(target);
   const name = path.basename(file);
+  const say = (line: string) => context.stderr.write(`${line}\n`);
+
+  const chosen = await describeChoice(config, file);
+  if (chosen) say(`${name}: ${chosen.line}`);
+  if (chosen?.verdict.suspect && !values.force) {
+    throw new UserError(
+      `refusing to restore ${name}${latest ? ', the latest backup' : ''}: it is far smaller than the good dumps before it ` +
+        `(under BACKUP_SIZE_DROP_RATIO ${config.retention.sizeDropRatio} of their median), as a dump of an emptied or rebuilt server is`,
+      {
+        hint: 'Pick the dump to restore with `list` and name it, or pass --force if this small one is what you want. Stop the sidecar first, so that it does not dump the empty server meanwhile.',
+        exitCode: 2,
+      },
+    );
+  }
 
   if (!values.yes) await confirm(context, `restore ${name} into ${where}`, where);
 
   const emit = logEvents(createLogger({ file: config.backup.logFile, level: config.logLevel, stdout: false }).logger);
+  const purpose = `restore of ${name} into ${where}`;
+  // The directory is held so that no backup run dumps the server while it is half restored.
+  await withDirectoryLock(config.backup.dir, { scope: 'writer', purpose, readOnlyOk: true, ...lockEvents(emit, config.backup.dir, purpose, say) }, () =>
+    verifyAndRestore({ context, config, file, target, gtidPurged, emit }),
+  );
+  return 0;
+}
+
+async function verifyAndRestore(run: {
+  context: CommandContext;
+  config: Config;
+  file: string;
+  target: ServerAddress;
+  gtidPurged: GtidPurgedMode | undefined;
+  emit: EventSink;
+}): Promise<void> {
+  const { context, config, file, target, gtidPurged, emit } = run;
+  const name = path.basename(file);
+  const where = describeAddress(target);
   const say = (line: string) => context.stderr.write(`${line}\n`);
   say(`verifying ${name} ...`);
   const verification = await verifyBackup(file);
@@ -67,7 +113,7 @@ export async function restoreCommand(args: string[], context: CommandContext): P
         }
         if (isTerminal(context.stderr) && Date.now() - drawnAt > 250) {
           drawnAt = Date.now();
-          context.stderr.write(`\r  ${percent}% (${mib(bytes)} of ${mib(total)})`);
+          context.stderr.write(`\r  ${percent}% (${formatMiB(bytes)} of ${formatMiB(total)})`);
         }
       },
     });
@@ -80,7 +126,16 @@ export async function restoreCommand(args: string[], context: CommandContext): P
   const durationMs = Date.now() - began;
   emit({ type: 'restore.succeeded', file: name, target: where, durationMs });
   context.stdout.write(`restored ${name} into ${where} in ${(durationMs / 1000).toFixed(1)} s\n`);
-  return 0;
+}
+
+/** The chosen dump's age and size against the dumps before it, when it is one of BACKUP_DIR's. */
+async function describeChoice(config: Config, file: string): Promise<{ line: string; verdict: SizeVerdict } | undefined> {
+  const { backups } = await readInventory(config.backup.dir);
+  const chosen = backups.find((b) => b.path === file);
+  const verdict = chosen && (await assessSizes(backups, sizePolicy(config.retention))).get(chosen.name);
+  if (!chosen || !verdict) return undefined;
+  const age = formatAge(Date.now() - chosen.mtimeMs);
+  return { line: `stored ${age} ago; ${describeSize(verdict)}${verdict.suspect ? ' (far smaller: suspect)' : ''}`, verdict };
 }
 
 function parseGtidPurged(value: string | undefined): GtidPurgedMode | undefined {
@@ -109,4 +164,3 @@ async function confirm(context: CommandContext, action: string, expected: string
 }
 
 const isTerminal = (stream: NodeJS.WritableStream) => (stream as { isTTY?: boolean }).isTTY === true;
-const mib = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MiB`;

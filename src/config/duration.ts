@@ -39,3 +39,6 @@ export function formatElapsed(ms: number): string {
   }
   return parts.join('');
 }
+
+/** How old something is, in whole minutes and at least one, as durations are written: "130m", "2d". */
+export const formatAge = (ms: number) => formatDuration(Math.max(1, Math.floor(ms / 60_000)) * 60_000);

@@ -38,6 +38,11 @@ export interface Config {
   readonly retention: {
     readonly maxAgeMs: number;
     readonly keepMin: number;
+    /**
+     * A good dump under this fraction of the median of those before it is suspect (restore latest
+     * asks for --force; it does not count towards keepMin); 0: none is.
+     */
+    readonly sizeDropRatio: number;
   };
   readonly http: {
     readonly host: string;
@@ -68,6 +73,8 @@ export const DEFAULTS = {
   BACKUP_ON_START: 'true',
   BACKUP_RETENTION: '7d',
   BACKUP_KEEP_MIN: '1',
+  // Half: a lost database or table shows; a week's ordinary churn does not.
+  BACKUP_SIZE_DROP_RATIO: '0.5',
   // zstd -3 took half the time and CPU of gzip -6 for a size within 5% (bench/results, README).
   BACKUP_COMPRESSION: 'zstd',
   BACKUP_TIMEOUT: '6h',
@@ -107,6 +114,12 @@ const durationOrOff = z.string().transform((text, ctx) => {
   }
   return ms;
 });
+
+/** A fraction from 0 to 1 ("0.5", "0.25"); 0 turns what it measures off. */
+const fraction = z
+  .string()
+  .regex(/^(0(\.[0-9]+)?|1(\.0+)?|\.[0-9]+)$/, 'expected a fraction from 0 to 1, e.g. 0.5 (0: off)')
+  .transform(Number);
 
 const wholeNumber = (min: number, max: number) => {
   const expected = `expected a whole number from ${min} to ${max}`;
@@ -152,6 +165,7 @@ const variables = z.object({
     BACKUP_ON_START: z.enum([...TRUTHY, ...FALSY], { error: 'expected true or false' }),
     BACKUP_RETENTION: duration,
     BACKUP_KEEP_MIN: wholeNumber(1, 100_000),
+    BACKUP_SIZE_DROP_RATIO: fraction,
     BACKUP_COMPRESSION: z.enum(['gzip', 'zstd', 'none'], { error: 'expected gzip, zstd or none' }),
     BACKUP_COMPRESSION_LEVEL: z.string().optional(),
     BACKUP_MAX_AGE: duration.optional(),
@@ -267,6 +281,7 @@ export function parseSettings(
     retention: {
       maxAgeMs: v.BACKUP_RETENTION,
       keepMin: v.BACKUP_KEEP_MIN,
+      sizeDropRatio: v.BACKUP_SIZE_DROP_RATIO,
     },
     http: { host: v.HTTP_HOST, port: v.HTTP_PORT },
     drill: {

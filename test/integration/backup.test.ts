@@ -123,7 +123,7 @@ describe('backup: a verified dump that restores with plain mysql', () => {
   });
 });
 
-describe('backup twice within one second', () => {
+describe('backups started at the same moment', () => {
   const PASSWORD_2 = 'twice-pw';
   let server: TestServer;
 
@@ -136,13 +136,16 @@ describe('backup twice within one second', () => {
     await server?.stop();
   });
 
-  it('stores both, the second under the next free second, and overwrites nothing', async () => {
+  it('one writes, the others refuse naming it, and nothing is overwritten', async () => {
     const dir = await makeTempDir();
     const env = sidecarEnv(server, PASSWORD_2, dir);
     const results = await Promise.all([runCli(['backup'], env), runCli(['backup'], env), runCli(['backup'], env)]);
-    expect(results.map((r) => r.exitCode)).toEqual([0, 0, 0]);
+    expect(results.map((r) => r.exitCode).sort()).toEqual([0, 1, 1]);
+    for (const refused of results.filter((r) => r.exitCode === 1)) {
+      expect(refused.stderr).toMatch(new RegExp(`BACKUP_DIR ${dir} is in use: a backup started by hand \\(the backup command\\), pid \\d+`));
+    }
     const checksums = (await readdir(dir)).filter((n) => n.endsWith('.sha256'));
-    expect(checksums).toHaveLength(3);
+    expect(checksums).toHaveLength(1);
     await execa('sha256sum', ['-c', ...checksums], { cwd: dir });
   });
 });

@@ -34,7 +34,7 @@ describe('configuration', () => {
       logFile: '/backup/mysql/backup.log',
     });
     expect(config.schedule).toMatchObject({ expression: '0 */3 * * *', timeZone: 'UTC', onStart: true });
-    expect(config.retention).toEqual({ maxAgeMs: 7 * 86_400_000, keepMin: 1 });
+    expect(config.retention).toEqual({ maxAgeMs: 7 * 86_400_000, keepMin: 1, sizeDropRatio: 0.5 });
   });
 
   it('finds the client tools on PATH unless MYSQL_CLIENT_DIR names a directory, resolved from the working directory', async () => {
