@@ -13,6 +13,8 @@ have gzip || missing+=(gzip)
 have setpriv || missing+=(util-linux)
 # Prometheus scrapes the daemon in a test; promtool checks and unit-tests the alert rules.
 { have prometheus && have promtool; } || missing+=(prometheus)
+# amtool checks the example Alertmanager route.
+have amtool || missing+=(prometheus-alertmanager)
 if [ "${1:-}" = "--bench" ]; then
   have sysbench || missing+=(sysbench)
   have mydumper || missing+=(mydumper)

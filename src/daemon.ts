@@ -149,6 +149,10 @@ async function startHoldingLock(config: Config, options: DaemonOptions, daemonLo
     metrics: async () => ({ contentType: metrics.contentType, body: await metrics.render() }),
     health: async () => {
       const nowMs = Date.now();
+      const directoryProblem = await assertWritableDirectory(dir).then(
+        () => null,
+        (error: Error) => error.message,
+      );
       const verdict = evaluateHealth({
         nowMs,
         startedAtMs,
@@ -156,6 +160,7 @@ async function startHoldingLock(config: Config, options: DaemonOptions, daemonLo
         lastSuccessAtMs: history.lastSuccess?.finishedAt.getTime() ?? null,
         consecutiveFailures: history.consecutiveFailures,
         runsFinished: history.runsFinished,
+        directoryProblem,
       });
       const { lastSuccess, lastFailure } = history;
       return {
@@ -173,7 +178,7 @@ async function startHoldingLock(config: Config, options: DaemonOptions, daemonLo
           consecutiveFailures: history.consecutiveFailures,
           runInFlight: history.runInFlight,
           nextRun: scheduler.nextRun?.toISOString() ?? null,
-          backupsOnDisk: (await readInventory(dir)).backups.filter((b) => b.checksummed).length,
+          backupsOnDisk: directoryProblem ? null : (await readInventory(dir)).backups.filter((b) => b.checksummed).length,
           maxAgeSeconds: maxAgeMs / 1000,
         },
       };
@@ -218,6 +223,8 @@ async function startHoldingLock(config: Config, options: DaemonOptions, daemonLo
     async stop(graceMs) {
       const [outcome] = await Promise.all([scheduler.stop(graceMs), drills?.stop(graceMs)]);
       await http.close();
+      // The state of the last run is on disk before another daemon may take the directory.
+      await history.flush();
       await daemonLock.release();
       return outcome;
     },

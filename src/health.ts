@@ -2,7 +2,7 @@
  * "Healthy" means a good backup is recent, not that the process is up (that is /healthz): a
  * container can be up for a year without one good backup. Decided here, purely, from facts.
  */
-export type HealthStatus = 'ok' | 'starting' | 'stale' | 'failing' | 'no-backup';
+export type HealthStatus = 'ok' | 'starting' | 'stale' | 'failing' | 'no-backup' | 'no-directory';
 
 /** This many failed runs in a row make the sidecar unhealthy even while the last backup is recent. */
 export const FAILURES_UNHEALTHY = 3;
@@ -15,10 +15,14 @@ export interface HealthFacts {
   readonly consecutiveFailures: number;
   /** Runs this process has finished; until the first one, a missing or old backup is forgiven. */
   readonly runsFinished: number;
+  /** Why BACKUP_DIR cannot be used now ("BACKUP_DIR /backup/mysql does not exist"), or null. */
+  readonly directoryProblem?: string | null;
 }
 
 export function evaluateHealth(facts: HealthFacts): { status: HealthStatus; healthy: boolean; reason: string } {
   const age = facts.lastSuccessAtMs === null ? null : facts.nowMs - facts.lastSuccessAtMs;
+  // First: no run can succeed, and the backups on it may be gone with it.
+  if (facts.directoryProblem) return { status: 'no-directory', healthy: false, reason: facts.directoryProblem };
   if (facts.consecutiveFailures >= FAILURES_UNHEALTHY) {
     return { status: 'failing', healthy: false, reason: `the last ${facts.consecutiveFailures} runs failed` };
   }

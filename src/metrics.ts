@@ -3,6 +3,7 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 import { readInventory } from './backup/inventory.js';
 import { assessSizes, type SizePolicy } from './backup/size-check.js';
 import type { EventSink } from './events.js';
+import { FAILURES_UNHEALTHY } from './health.js';
 import type { RunHistory } from './run-history.js';
 
 const PREFIX = 'mysql_backup_';
@@ -43,6 +44,11 @@ export function createMetrics(options: {
     help: 'BACKUP_MAX_AGE: /health turns 503 when the newest good backup is older.',
     registers,
   }).set(options.maxAgeMs / 1000);
+  new Gauge({
+    name: `${PREFIX}failures_unhealthy`,
+    help: 'Failed runs in a row that turn /health to 503 (failing); the failing alert uses the same number.',
+    registers,
+  }).set(FAILURES_UNHEALTHY);
 
   const fromHistory = (name: string, help: string, read: () => number) =>
     new Gauge({
@@ -56,7 +62,7 @@ export function createMetrics(options: {
   fromHistory('last_success_timestamp_seconds', 'When the newest good backup finished (Unix time); 0 if there is none.', () =>
     seconds(history.lastSuccess?.finishedAt),
   );
-  fromHistory('last_failure_timestamp_seconds', 'When the last failed run ended (Unix time), since start; 0 if none.', () =>
+  fromHistory('last_failure_timestamp_seconds', 'When the last failed run ended (Unix time), kept across restarts; 0 if none.', () =>
     seconds(history.lastFailure?.at),
   );
   fromHistory('last_duration_seconds', 'How long the newest good backup took to dump and store.', () =>
@@ -90,13 +96,28 @@ export function createMetrics(options: {
   const oldest = storage('oldest_backup_timestamp_seconds', 'Modification time of the oldest good backup (Unix time); 0 if none.');
   const volumeFree = storage('volume_free_bytes', 'Bytes free for the sidecar on the file system of BACKUP_DIR.');
   const volumeSize = storage('volume_size_bytes', 'Size of the file system of BACKUP_DIR.');
+  const directoryReadable = storage(
+    'dir_available',
+    '1 while BACKUP_DIR can be read; 0 when it is missing or unreadable (the other storage gauges then keep their last values).',
+  );
   const newestSuspect = storage(
     'last_size_suspect',
     '1 when the newest good backup is under BACKUP_SIZE_DROP_RATIO of the median size of the good dumps before it (restore latest then asks for --force).',
   );
 
-  /** One read of BACKUP_DIR per scrape serves all the storage gauges. */
+  /**
+   * One read of BACKUP_DIR per scrape serves all the storage gauges. A directory that is gone
+   * (an unmounted volume) is a gauge, not a failed scrape: the rest is still worth knowing.
+   */
   const readStorage = async () => {
+    try {
+      await readStorageOnce();
+      directoryReadable.set(1);
+    } catch {
+      directoryReadable.set(0);
+    }
+  };
+  const readStorageOnce = async () => {
     const inventory = await readInventory(backupDir);
     const good = inventory.backups.filter((b) => b.checksummed);
     const fs = await statfs(backupDir);

@@ -3,6 +3,7 @@ import { readInventory } from './backup/inventory.js';
 import { readManifest } from './backup/manifest.js';
 import { manifestFileName } from './backup/naming.js';
 import type { SidecarEvent } from './events.js';
+import { readRunState, type RunState, writeRunState } from './run-state.js';
 
 export interface StoredRun {
   readonly finishedAt: Date;
@@ -13,8 +14,9 @@ export interface StoredRun {
 
 /**
  * What the runs have done so far: the facts /health and the "last ..." metrics report. Kept from
- * the events, and seeded at start-up from the newest good manifests so that a restart does not
- * forget when the last backup succeeded.
+ * the events, and seeded at start-up from the newest good manifests (when the last backup
+ * succeeded) and the run state file (the failures since, and a run the last process never
+ * finished, which counts as a failure), so that a restart, or a crash loop, forgets nothing.
  */
 export class RunHistory {
   lastSuccess: StoredRun | null = null;
@@ -24,9 +26,14 @@ export class RunHistory {
   runInFlight: string | null = null;
   /** Runs this process has finished, either way. */
   runsFinished = 0;
+  #runStartedAt: Date | null = null;
+  /** Where the state is kept; unset, nothing is written (tests of the views alone). */
+  #stateDir: string | null = null;
+  #saving: Promise<unknown> = Promise.resolve();
 
   static async fromDisk(dir: string): Promise<RunHistory> {
     const history = new RunHistory();
+    history.#stateDir = dir;
     const good = (await readInventory(dir)).backups.filter((b) => b.checksummed);
     const runs: StoredRun[] = [];
     for (const backup of good) {
@@ -43,13 +50,52 @@ export class RunHistory {
     }
     history.lastSuccess = runs[0] ?? null;
     history.previousSuccess = runs[1] ?? null;
+    const state = await readRunState(dir);
+    if (state) history.#resume(state);
+    history.#save();
     return history;
+  }
+
+  #resume(state: RunState): void {
+    let failures = state.consecutiveFailures;
+    let lastFailure = state.lastFailure && { at: new Date(state.lastFailure.at), cause: state.lastFailure.cause };
+    if (state.runInFlight) {
+      failures++;
+      lastFailure = {
+        at: new Date(),
+        cause: `the previous process ended during run ${state.runInFlight.runId} (started ${state.runInFlight.startedAt}) without finishing it: it was killed or crashed`,
+      };
+    }
+    // A good backup after those failures (a `backup` by hand, which keeps no state) ends the series.
+    if (lastFailure && this.lastSuccess && this.lastSuccess.finishedAt > lastFailure.at) failures = 0;
+    this.consecutiveFailures = failures;
+    this.lastFailure = lastFailure;
+  }
+
+  /** Writes the state after the one before it, never two at once. */
+  #save(): void {
+    const dir = this.#stateDir;
+    if (dir === null) return;
+    const state: RunState = {
+      formatVersion: 1,
+      consecutiveFailures: this.consecutiveFailures,
+      lastFailure: this.lastFailure && { at: this.lastFailure.at.toISOString(), cause: this.lastFailure.cause },
+      runInFlight: this.runInFlight === null ? null : { runId: this.runInFlight, startedAt: (this.#runStartedAt ?? new Date()).toISOString() },
+    };
+    this.#saving = this.#saving.then(() => writeRunState(dir, state));
+  }
+
+  /** Resolves once every state change so far is written (or could not be). */
+  async flush(): Promise<void> {
+    await this.#saving;
   }
 
   readonly observe = (event: SidecarEvent): void => {
     switch (event.type) {
       case 'run.started':
         this.runInFlight = event.runId;
+        this.#runStartedAt = new Date();
+        this.#save();
         break;
       case 'backup.succeeded':
         this.previousSuccess = this.lastSuccess;
@@ -74,6 +120,8 @@ export class RunHistory {
 
   #finished(): void {
     this.runInFlight = null;
+    this.#runStartedAt = null;
     this.runsFinished++;
+    this.#save();
   }
 }

@@ -22,7 +22,7 @@ async function plantForeignDaemonLock(dir: string, timing: { heartbeatMs: number
   return file;
 }
 
-const lockFiles = async (dir: string) => (await readdir(dir)).filter((n) => n.startsWith('.mysql-backup-sidecar.'));
+const lockFiles = async (dir: string) => (await readdir(dir)).filter((n) => n.startsWith('.mysql-backup-sidecar.') && n.endsWith('.lock'));
 
 describe('one writer per BACKUP_DIR', () => {
   const fixture = useBackupServer({ password: PASSWORD, sampleData: true, ...HOLDABLE_DUMPS });

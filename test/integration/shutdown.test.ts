@@ -1,4 +1,4 @@
-import { readdir, stat } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -59,7 +59,9 @@ describe('run: stopping', () => {
     const events = await waitForLog(log, (e) => countEvents(e, 'daemon.stopped') === 1);
     expect(events.find((e) => e.event === 'backup.failed')?.cause).toMatch(/cancelled/);
     expect(events.find((e) => e.event === 'daemon.stopped')).toMatchObject({ outcome: 'abandoned' });
-    expect(await readdir(dir)).toEqual(['backup.log']);
+    // Besides the log, only the daemon's state: the abandoned run counted, none left in flight.
+    expect((await readdir(dir)).sort()).toEqual(['.mysql-backup-sidecar.state.json', 'backup.log']);
+    expect(JSON.parse(await readFile(path.join(dir, '.mysql-backup-sidecar.state.json'), 'utf8'))).toMatchObject({ consecutiveFailures: 1, runInFlight: null });
     const alive = (await listProcesses()).map((p) => p.pid);
     for (const pid of dumpsBefore) expect(alive).not.toContain(pid);
   });
@@ -77,7 +79,9 @@ describe('run: stopping', () => {
     const events = await waitForLog(log, (e) => countEvents(e, 'daemon.stopped') === 1);
     expect(countEvents(events, 'daemon.aborting')).toBe(1);
     expect(events.find((e) => e.event === 'daemon.stopped')).toMatchObject({ outcome: 'abandoned' });
-    expect(await readdir(dir)).toEqual(['backup.log']);
+    // Besides the log, only the daemon's state: the abandoned run counted, none left in flight.
+    expect((await readdir(dir)).sort()).toEqual(['.mysql-backup-sidecar.state.json', 'backup.log']);
+    expect(JSON.parse(await readFile(path.join(dir, '.mysql-backup-sidecar.state.json'), 'utf8'))).toMatchObject({ consecutiveFailures: 1, runInFlight: null });
   });
 
   it('kill -9 mid-run leaves only what the next start cleans up, and its next run succeeds', async () => {

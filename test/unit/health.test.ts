@@ -23,6 +23,7 @@ describe('health', () => {
     ['before its first run finishes, a new process is starting', { lastSuccessAtMs: null, runsFinished: 0, startedAtMs: NOW - MIN }, 'starting', true],
     ['the start-up grace also covers an old backup on disk', { lastSuccessAtMs: NOW - 600 * MIN, runsFinished: 0, startedAtMs: NOW - MIN }, 'starting', true],
     ['the start-up grace ends after the max age', { lastSuccessAtMs: null, runsFinished: 0, startedAtMs: NOW - 61 * MIN }, 'no-backup', false],
+    ['a missing BACKUP_DIR is unhealthy, whatever else holds', { directoryProblem: 'BACKUP_DIR /b does not exist', runsFinished: 0, startedAtMs: NOW - MIN }, 'no-directory', false],
     ['the grace ends with the first finished run', { lastSuccessAtMs: null, runsFinished: 1, startedAtMs: NOW - MIN }, 'no-backup', false],
   ] as const)('%s', (_rule, change, status, healthy) => {
     expect(evaluateHealth(facts(change))).toMatchObject({ status, healthy });

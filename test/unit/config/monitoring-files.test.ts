@@ -22,6 +22,15 @@ describe('the monitoring files in config/', () => {
     await execa('promtool', ['check', 'config', 'prometheus.yml'], { cwd: CONFIG });
   });
 
+  it('amtool accepts the example Alertmanager route, which routes every severity the rules use', async () => {
+    await execa('amtool', ['check-config', 'alertmanager.yml'], { cwd: CONFIG });
+    const rules = await readFile(path.join(CONFIG, 'alerts.yml'), 'utf8');
+    const severities = new Set([...rules.matchAll(/severity: (\w+)/g)].map((m) => m[1]!));
+    const route = await readFile(path.join(CONFIG, 'alertmanager.yml'), 'utf8');
+    expect([...severities].sort()).toEqual(['critical', 'warning']);
+    for (const severity of severities) expect(route, severity).toContain(`'severity = "${severity}"'`);
+  });
+
   it("the alert rules pass promtool's unit tests", async () => {
     const result = await execa('promtool', ['test', 'rules', 'alerts.test.yml'], { cwd: CONFIG, reject: false });
     expect(result.stdout + result.stderr).toContain('SUCCESS');
