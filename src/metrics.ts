@@ -2,6 +2,7 @@ import { statfs } from 'node:fs/promises';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { readInventory } from './backup/inventory.js';
 import { assessSizes, type SizePolicy } from './backup/size-check.js';
+import { assertWritableDirectory } from './backup/store.js';
 import type { EventSink } from './events.js';
 import { FAILURES_UNHEALTHY } from './health.js';
 import type { RunHistory } from './run-history.js';
@@ -96,9 +97,9 @@ export function createMetrics(options: {
   const oldest = storage('oldest_backup_timestamp_seconds', 'Modification time of the oldest good backup (Unix time); 0 if none.');
   const volumeFree = storage('volume_free_bytes', 'Bytes free for the sidecar on the file system of BACKUP_DIR.');
   const volumeSize = storage('volume_size_bytes', 'Size of the file system of BACKUP_DIR.');
-  const directoryReadable = storage(
+  const directoryUsable = storage(
     'dir_available',
-    '1 while BACKUP_DIR can be read; 0 when it is missing or unreadable (the other storage gauges then keep their last values).',
+    '1 while BACKUP_DIR exists and is writable, as /health checks it; 0 otherwise (the storage gauges then keep the last values read).',
   );
   const newestSuspect = storage(
     'last_size_suspect',
@@ -110,12 +111,15 @@ export function createMetrics(options: {
    * (an unmounted volume) is a gauge, not a failed scrape: the rest is still worth knowing.
    */
   const readStorage = async () => {
-    try {
-      await readStorageOnce();
-      directoryReadable.set(1);
-    } catch {
-      directoryReadable.set(0);
-    }
+    const usable = await assertWritableDirectory(backupDir).then(
+      () => true,
+      () => false,
+    );
+    directoryUsable.set(usable ? 1 : 0);
+    // A read-only directory can still be read; one that is gone cannot, and that is not a scrape error.
+    await readStorageOnce().catch((error: unknown) => {
+      if (usable) throw error;
+    });
   };
   const readStorageOnce = async () => {
     const inventory = await readInventory(backupDir);

@@ -52,22 +52,26 @@ export class RunHistory {
     history.previousSuccess = runs[1] ?? null;
     const state = await readRunState(dir);
     if (state) history.#resume(state);
+    // Written before the first run, so that a crash before it does not count the same run again.
     history.#save();
+    await history.flush();
     return history;
   }
 
   #resume(state: RunState): void {
     let failures = state.consecutiveFailures;
     let lastFailure = state.lastFailure && { at: new Date(state.lastFailure.at), cause: state.lastFailure.cause };
-    if (state.runInFlight) {
+    const unfinished = state.runInFlight;
+    // Dated by its start: a dump published just before the kill (its success not yet recorded) is newer, and wins below.
+    if (unfinished) {
       failures++;
       lastFailure = {
-        at: new Date(),
-        cause: `the previous process ended during run ${state.runInFlight.runId} (started ${state.runInFlight.startedAt}) without finishing it: it was killed or crashed`,
+        at: new Date(unfinished.startedAt),
+        cause: `the previous process ended during run ${unfinished.runId} (started ${unfinished.startedAt}) without finishing it: it was killed or crashed`,
       };
     }
     // A good backup after those failures (a `backup` by hand, which keeps no state) ends the series.
-    if (lastFailure && this.lastSuccess && this.lastSuccess.finishedAt > lastFailure.at) failures = 0;
+    if (lastFailure && this.lastSuccess && this.lastSuccess.finishedAt >= lastFailure.at) failures = 0;
     this.consecutiveFailures = failures;
     this.lastFailure = lastFailure;
   }

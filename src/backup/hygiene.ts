@@ -2,11 +2,13 @@ import { readdir, rm, statfs, unlink } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { DEFAULTS_DIR_PREFIX } from '../mysql/defaults-file.js';
+import { RUN_STATE_TEMPORARY } from '../run-state.js';
 import { readInventory } from './inventory.js';
 
 /**
- * What a kill -9 can leave behind, and how the next start finds it: `.partial` files and sidecars
- * whose dump is gone in BACKUP_DIR (names only this program writes), and private credentials
+ * What a kill -9 can leave behind, and how the next start finds it: `.partial` files, sidecars
+ * whose dump is gone and half-written run state in BACKUP_DIR (names only this program
+ * writes), and private credentials
  * directories in the temporary directory whose owning process is gone.
  * Call only while no run of this process is in flight.
  */
@@ -14,6 +16,10 @@ export async function removeLeftovers(dir: string, tmpDir: string = os.tmpdir())
   const inventory = await readInventory(dir);
   const removed: string[] = [];
   for (const name of [...inventory.partials, ...inventory.orphanSidecars]) {
+    await unlink(path.join(dir, name)).catch(ignoreMissing);
+    removed.push(path.join(dir, name));
+  }
+  for (const name of (await readdir(dir)).filter((n) => RUN_STATE_TEMPORARY.test(n))) {
     await unlink(path.join(dir, name)).catch(ignoreMissing);
     removed.push(path.join(dir, name));
   }
