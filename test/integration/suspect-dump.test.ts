@@ -1,4 +1,4 @@
-import { readdir } from 'node:fs/promises';
+import { readdir, stat, utimes } from 'node:fs/promises';
 import path from 'node:path';
 import type { RowDataPacket } from 'mysql2/promise';
 import { describe, expect, it } from 'vitest';
@@ -11,6 +11,15 @@ const PASSWORD = 'suspect-pw';
 
 /** Dump names in `dir`, oldest first (names sort by time). */
 const dumpsIn = async (dir: string) => (await readdir(dir)).filter(isDumpName).sort();
+
+/** Every file in `dir` made `byMs` older, keeping the time between them. */
+async function moveBack(dir: string, byMs: number): Promise<void> {
+  for (const name of await readdir(dir)) {
+    const file = path.join(dir, name);
+    const when = new Date((await stat(file)).mtimeMs - byMs);
+    await utimes(file, when, when);
+  }
+}
 
 describe('restore after a disaster does not restore the disaster', () => {
   const fixture = useBackupServer({ password: PASSWORD });
@@ -59,7 +68,11 @@ describe('restore after a disaster does not restore the disaster', () => {
     expect(Number(back)).toBe(Number(rows));
 
     // Suspects do not count towards BACKUP_KEEP_MIN: with every dump expired, the newest real ones stay.
-    const prune = await runCli(['prune', '--dry-run'], { ...env, BACKUP_RETENTION: '1s', BACKUP_KEEP_MIN: '2' });
+    // Expired by moving every file two hours back rather than by a retention of seconds: the
+    // retention is also the suspect rule's baseline window, and MySQL's dumps are more than a
+    // second apart, so a 1 s retention would leave the small dump nothing to compare with.
+    await moveBack(dir, 2 * 3600_000);
+    const prune = await runCli(['prune', '--dry-run'], { ...env, BACKUP_RETENTION: '1h', BACKUP_KEEP_MIN: '2' });
     expect(prune.exitCode).toBe(0);
     const [first, second] = await dumpsIn(dir);
     expect(prune.stdout).toContain(`would delete ${first}`);
