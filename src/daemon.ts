@@ -10,6 +10,7 @@ import type { Config } from './config/schema.js';
 import type { EventSink, SidecarEvent } from './events.js';
 import { defaultMaxAgeMs, evaluateHealth } from './health.js';
 import { startHttpServer } from './http.js';
+import type { LogFileState } from './log-file.js';
 import { createMetrics } from './metrics.js';
 import { UserError } from './errors.js';
 import { describeAddress } from './mysql/connect.js';
@@ -38,6 +39,8 @@ export interface DaemonOptions {
   version: string;
   cronLogger?: CronLogger;
   beforeEachRun?: () => void;
+  /** Whether backup.log takes lines (log-file.ts), for /metrics and /health. */
+  logState?: () => LogFileState;
   /** A run failed in a way no later run can fix (client tools of another family): the caller stops the daemon. */
   onFatal?: (failure: { cause: string; hint?: string }) => void;
 }
@@ -77,6 +80,7 @@ async function startHoldingLock(config: Config, options: DaemonOptions, daemonLo
     version: options.version,
     maxAgeMs,
     sizePolicy: sizePolicy(config.retention),
+    ...(options.logState ? { logState: options.logState } : {}),
   });
   const observers: EventSink[] = [log, history.observe, metrics.observe];
   const emit: EventSink = (event: SidecarEvent) => observers.forEach((observe) => observe(event));
@@ -161,6 +165,7 @@ async function startHoldingLock(config: Config, options: DaemonOptions, daemonLo
         consecutiveFailures: history.consecutiveFailures,
         runsFinished: history.runsFinished,
         directoryProblem,
+        secondaryProblem: describeLogProblem(config.backup.logFile, options.logState?.()),
       });
       const { lastSuccess, lastFailure } = history;
       return {
@@ -275,6 +280,13 @@ function scheduleDrills(config: Config, schedule: string, emit: EventSink): Back
       }
     },
   });
+}
+
+/** "/backup/mysql/backup.log cannot be written: ENOSPC: ... (since ...; 2.1 KiB held)", or null. */
+function describeLogProblem(file: string, state: LogFileState | undefined): string | null {
+  if (!state?.problem) return null;
+  const dropped = state.droppedLines > 0 ? `, ${state.droppedLines} lines dropped` : '';
+  return `${file} cannot be written: ${state.problem.cause} (since ${state.problem.since.toISOString()}; ${state.heldBytes} bytes of lines held${dropped})`;
 }
 
 /** A failure outside a run's own reporting, as a run reports one. */

@@ -70,6 +70,9 @@ export type SidecarEvent =
   | { type: 'schedule.startSkipped'; newest: string; ageMs: number; intervalMs: number; nextRun: string | null }
   | { type: 'schedule.skipped'; runningRunId: string; runningForMs: number; skippedTotal: number; nextRun: string | null }
   | { type: 'daemon.refusing'; cause: string; hint?: string }
+  // backup.log itself (log-file.ts): it cannot be written, and later it can again.
+  | { type: 'log.failing'; file: string; cause: string; holdBytes: number }
+  | { type: 'log.recovered'; file: string; failedForMs: number; heldLines: number; droppedLines: number }
   // One writer per BACKUP_DIR (directory-lock.ts).
   | { type: 'lock.waiting'; dir: string; purpose: string; holder: string; heartbeatAgeMs: number }
   | { type: 'lock.staleRemoved'; dir: string; file: string; holder: string; heartbeatAgeMs: number }

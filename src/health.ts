@@ -2,7 +2,7 @@
  * "Healthy" means a good backup is recent, not that the process is up (that is /healthz): a
  * container can be up for a year without one good backup. Decided here, purely, from facts.
  */
-export type HealthStatus = 'ok' | 'starting' | 'stale' | 'failing' | 'no-backup' | 'no-directory';
+export type HealthStatus = 'ok' | 'degraded' | 'starting' | 'stale' | 'failing' | 'no-backup' | 'no-directory';
 
 /** This many failed runs in a row make the sidecar unhealthy even while the last backup is recent. */
 export const FAILURES_UNHEALTHY = 3;
@@ -17,9 +17,18 @@ export interface HealthFacts {
   readonly runsFinished: number;
   /** Why BACKUP_DIR cannot be used now ("BACKUP_DIR /backup/mysql does not exist"), or null. */
   readonly directoryProblem?: string | null;
+  /** Why a secondary duty lags ("backup.log cannot be written: ENOSPC ..."): 200, but degraded. */
+  readonly secondaryProblem?: string | null;
 }
 
 export function evaluateHealth(facts: HealthFacts): { status: HealthStatus; healthy: boolean; reason: string } {
+  const verdict = evaluateBackups(facts);
+  // Backups are what the status code answers for; a lagging log is worth a look, not a page.
+  if (verdict.healthy && facts.secondaryProblem) return { status: 'degraded', healthy: true, reason: facts.secondaryProblem };
+  return verdict;
+}
+
+function evaluateBackups(facts: HealthFacts): { status: HealthStatus; healthy: boolean; reason: string } {
   const age = facts.lastSuccessAtMs === null ? null : facts.nowMs - facts.lastSuccessAtMs;
   // First: no run can succeed, and the backups on it may be gone with it.
   if (facts.directoryProblem) return { status: 'no-directory', healthy: false, reason: facts.directoryProblem };

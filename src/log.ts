@@ -1,12 +1,14 @@
-import { existsSync, fstatSync, statSync } from 'node:fs';
-import path from 'node:path';
 import pino, { type Logger } from 'pino';
 import { formatDuration, formatElapsed } from './config/duration.js';
 import type { EventSink, SidecarEvent } from './events.js';
+import { HOLD_BYTES, LogFile, type LogFileState } from './log-file.js';
 import { describeLongQuery } from './mysql/long-query-guard.js';
+import { formatMiB } from './units.js';
 
 export interface SidecarLogger {
   readonly logger: Logger;
+  /** Whether backup.log takes lines now, for /metrics and /health. */
+  readonly fileState: () => LogFileState;
   /**
    * Reopens the log file by its path. After an external tool renamed it (logrotate without
    * copytruncate), lines go to the new file instead of the rotated one.
@@ -21,15 +23,27 @@ export interface SidecarLogger {
 
 /**
  * One JSON object a line, appended to the log file on the backup volume (for `jq` on the host)
- * and, for the daemon and `backup`, to stdout (for `docker logs`). Writes are synchronous: a
- * handful of lines a run, and a line about a failure must not be lost when the process dies
- * right after it.
+ * and, for the daemon and `backup`, to stdout (for `docker logs`). A log file that cannot be
+ * written holds its lines and says so (log-file.ts); for the commands without stdout, on stderr.
  */
 export function createLogger(options: { file: string; level: string; stdout: boolean }): SidecarLogger {
   const level = options.level as pino.Level;
-  const file = pino.destination({ dest: options.file, sync: true, mkdir: true });
+  const file = new LogFile(options.file, {
+    onFailing: (cause) => {
+      const event = { type: 'log.failing', file: options.file, cause, holdBytes: HOLD_BYTES } as const;
+      emit(event);
+      if (!options.stdout) process.stderr.write(`mysql-backup-sidecar: warning: ${describe(event)[1]}\n`);
+    },
+    onRecovered: (summary) => emit({ type: 'log.recovered', file: options.file, ...summary }),
+  });
   const streams: pino.StreamEntry[] = [{ level, stream: file }];
-  if (options.stdout) streams.push({ level, stream: pino.destination({ dest: 1, sync: true }) });
+  if (options.stdout) {
+    // A stdout nobody reads any more (EPIPE) must not end the daemon either; sonic-boom then
+    // keeps at most HOLD_BYTES of it.
+    const stdout = pino.destination({ dest: 1, sync: true, maxLength: HOLD_BYTES });
+    stdout.on('error', () => undefined);
+    streams.push({ level, stream: stdout });
+  }
   const logger = pino(
     {
       level,
@@ -41,20 +55,8 @@ export function createLogger(options: { file: string; level: string; stdout: boo
     },
     pino.multistream(streams),
   );
-  const reopenIfMoved = () => {
-    try {
-      // sonic-boom keeps the descriptor in `fd`; its typings leave it out.
-      const open = fstatSync((file as unknown as { fd: number }).fd);
-      const onDisk = statSync(options.file, { throwIfNoEntry: false });
-      if (onDisk?.ino === open.ino && onDisk.dev === open.dev) return;
-      // Never recreate a missing BACKUP_DIR just to log into it: that hides an unmounted volume.
-      if (!existsSync(path.dirname(options.file))) return;
-      file.reopen();
-    } catch {
-      // The run that follows reports what is wrong with the directory.
-    }
-  };
-  return { logger, reopen: () => file.reopen(), reopenIfMoved };
+  const emit = logEvents(logger);
+  return { logger, fileState: () => file.state, reopen: () => file.reopen(), reopenIfMoved: () => file.reopenIfMoved() };
 }
 
 /** The log's view of the events: a level, a sentence for a person, and every field for `jq`. */
@@ -151,6 +153,18 @@ function describe(event: SidecarEvent): ['info' | 'warn' | 'error', string] {
       return ['warn', `${event.signal} again: abandoning run ${event.runInFlight ?? '(none)'} now`];
     case 'daemon.stopped':
       return ['info', `stopped (${event.outcome}) after ${event.waitedMs} ms`];
+    case 'log.failing':
+      return [
+        'error',
+        `${event.file} cannot be written (${event.cause}): backups go on; its lines are held in memory ` +
+          `(up to ${formatMiB(event.holdBytes)}) and written once it takes them again`,
+      ];
+    case 'log.recovered':
+      return [
+        'info',
+        `${event.file} takes lines again after ${formatElapsed(event.failedForMs)}: ${event.heldLines} held lines written` +
+          (event.droppedLines > 0 ? `, ${event.droppedLines} dropped for want of room in memory` : ''),
+      ];
     case 'lock.waiting':
       return ['warn', `waiting for BACKUP_DIR ${event.dir} before ${event.purpose}: held by ${event.holder} (last heartbeat ${Math.round(event.heartbeatAgeMs / 1000)} s ago)`];
     case 'lock.staleRemoved':

@@ -4,6 +4,7 @@ import { readInventory } from './backup/inventory.js';
 import { assessSizes, type SizePolicy } from './backup/size-check.js';
 import { assertWritableDirectory } from './backup/store.js';
 import type { EventSink } from './events.js';
+import type { LogFileState } from './log-file.js';
 import { FAILURES_UNHEALTHY } from './health.js';
 import type { RunHistory } from './run-history.js';
 
@@ -30,6 +31,8 @@ export function createMetrics(options: {
   maxAgeMs: number;
   /** For the same verdict on the newest dump as restore and retention reach. */
   sizePolicy: SizePolicy;
+  /** Whether backup.log takes lines (log-file.ts). */
+  logState?: () => LogFileState;
 }): SidecarMetrics {
   const { history, backupDir } = options;
   const registry = new Registry();
@@ -51,7 +54,7 @@ export function createMetrics(options: {
     registers,
   }).set(FAILURES_UNHEALTHY);
 
-  const fromHistory = (name: string, help: string, read: () => number) =>
+  const readAtScrape = (name: string, help: string, read: () => number) =>
     new Gauge({
       name: `${PREFIX}${name}`,
       help,
@@ -60,21 +63,38 @@ export function createMetrics(options: {
         this.set(read());
       },
     });
-  fromHistory('last_success_timestamp_seconds', 'When the newest good backup finished (Unix time); 0 if there is none.', () =>
+  readAtScrape('last_success_timestamp_seconds', 'When the newest good backup finished (Unix time); 0 if there is none.', () =>
     seconds(history.lastSuccess?.finishedAt),
   );
-  fromHistory('last_failure_timestamp_seconds', 'When the last failed run ended (Unix time), kept across restarts; 0 if none.', () =>
+  readAtScrape('last_failure_timestamp_seconds', 'When the last failed run ended (Unix time), kept across restarts; 0 if none.', () =>
     seconds(history.lastFailure?.at),
   );
-  fromHistory('last_duration_seconds', 'How long the newest good backup took to dump and store.', () =>
+  readAtScrape('last_duration_seconds', 'How long the newest good backup took to dump and store.', () =>
     (history.lastSuccess?.durationMs ?? 0) / 1000,
   );
-  fromHistory('last_size_bytes', 'Stored (compressed) size of the newest good backup.', () => history.lastSuccess?.storedBytes ?? 0);
-  fromHistory('previous_size_bytes', 'Stored size of the good backup before the newest; compare to catch a shrinking dump.', () =>
+  readAtScrape('last_size_bytes', 'Stored (compressed) size of the newest good backup.', () => history.lastSuccess?.storedBytes ?? 0);
+  readAtScrape('previous_size_bytes', 'Stored size of the good backup before the newest; compare to catch a shrinking dump.', () =>
     history.previousSuccess?.storedBytes ?? 0,
   );
-  fromHistory('in_progress', '1 while a backup run is in flight.', () => (history.runInFlight ? 1 : 0));
-  fromHistory('consecutive_failures', 'Failed runs since the last good one.', () => history.consecutiveFailures);
+  readAtScrape('in_progress', '1 while a backup run is in flight.', () => (history.runInFlight ? 1 : 0));
+  readAtScrape('consecutive_failures', 'Failed runs since the last good one.', () => history.consecutiveFailures);
+
+  const logState = options.logState ?? (() => ({ problem: null, heldBytes: 0, droppedLines: 0 }));
+  readAtScrape('log_write_failing', '1 while BACKUP_LOG_FILE cannot be written (full or read-only disk); its lines are held in memory meanwhile.', () =>
+    logState().problem ? 1 : 0,
+  );
+  readAtScrape('log_held_bytes', 'Bytes of log lines waiting in memory for BACKUP_LOG_FILE to take them.', () => logState().heldBytes);
+  let droppedSeen = 0;
+  new Counter({
+    name: `${PREFIX}log_dropped_lines_total`,
+    help: 'Log lines lost because BACKUP_LOG_FILE could not be written for so long that the memory held for them was full.',
+    registers,
+    collect() {
+      const dropped = logState().droppedLines;
+      this.inc(dropped - droppedSeen);
+      droppedSeen = dropped;
+    },
+  });
 
   const runs = new Counter({ name: `${PREFIX}runs_total`, help: 'Finished backup runs by result.', labelNames: ['result'], registers });
   runs.inc({ result: 'success' }, 0);

@@ -35,6 +35,7 @@ export async function runCommand(args: string[], context: CommandContext): Promi
     log: emit,
     version: packageVersion(),
     beforeEachRun: () => log.reopenIfMoved(),
+    logState: log.fileState,
     cronLogger: {
       info: (message) => cron.debug(message),
       warn: (message) => cron.warn(message),

@@ -25,6 +25,9 @@ describe('health', () => {
     ['the start-up grace ends after the max age', { lastSuccessAtMs: null, runsFinished: 0, startedAtMs: NOW - 61 * MIN }, 'no-backup', false],
     ['a missing BACKUP_DIR is unhealthy, whatever else holds', { directoryProblem: 'BACKUP_DIR /b does not exist', runsFinished: 0, startedAtMs: NOW - MIN }, 'no-directory', false],
     ['the grace ends with the first finished run', { lastSuccessAtMs: null, runsFinished: 1, startedAtMs: NOW - MIN }, 'no-backup', false],
+    ['a log that cannot be written degrades a healthy sidecar, which stays 200', { secondaryProblem: 'backup.log cannot be written: ENOSPC' }, 'degraded', true],
+    ['a lagging log does not hide stale backups', { secondaryProblem: 'backup.log cannot be written: ENOSPC', lastSuccessAtMs: NOW - 61 * MIN }, 'stale', false],
+    ['a lagging log does not hide failing runs', { secondaryProblem: 'backup.log cannot be written: ENOSPC', consecutiveFailures: FAILURES_UNHEALTHY }, 'failing', false],
   ] as const)('%s', (_rule, change, status, healthy) => {
     expect(evaluateHealth(facts(change))).toMatchObject({ status, healthy });
   });
