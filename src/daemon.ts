@@ -1,4 +1,3 @@
-import type { Logger as CronLogger } from 'node-cron';
 import { removeLeftovers, removeStrandedPartials } from './backup/hygiene.js';
 import { readInventory } from './backup/inventory.js';
 import { runBackup } from './backup/run.js';
@@ -37,7 +36,6 @@ export interface Daemon {
 export interface DaemonOptions {
   log: EventSink;
   version: string;
-  cronLogger?: CronLogger;
   beforeEachRun?: () => void;
   /** Whether backup.log takes lines (log-file.ts), for /metrics and /health. */
   logState?: () => LogFileState;
@@ -89,7 +87,6 @@ async function startHoldingLock(config: Config, options: DaemonOptions, daemonLo
   const scheduler: BackupScheduler = new BackupScheduler({
     expression: config.schedule.expression,
     timeZone: config.schedule.timeZone,
-    ...(options.cronLogger ? { cronLogger: options.cronLogger } : {}),
     emit,
     run: async (runId, signal) => {
       options.beforeEachRun?.();

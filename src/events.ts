@@ -68,6 +68,8 @@ export type SidecarEvent =
     }
   /** BACKUP_ON_START with a good backup younger than the schedule's interval: a redeploy, not a gap. */
   | { type: 'schedule.startSkipped'; newest: string; ageMs: number; intervalMs: number; nextRun: string | null }
+  /** The timer came `lateMs` after the tick due at `dueAt`; `mergedTicks` ticks were due by then, and one run starts. */
+  | { type: 'schedule.late'; dueAt: string; lateMs: number; mergedTicks: number; nextRun: string }
   | { type: 'schedule.skipped'; runningRunId: string; runningForMs: number; skippedTotal: number; nextRun: string | null }
   | { type: 'daemon.refusing'; cause: string; hint?: string }
   // backup.log itself (log-file.ts): it cannot be written, and later it can again.

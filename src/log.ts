@@ -135,6 +135,13 @@ function describe(event: SidecarEvent): ['info' | 'warn' | 'error', string] {
         `start-up backup skipped: the newest good backup, ${event.newest}, is ${formatDuration(roundToSecond(event.ageMs))} old, ` +
           `younger than the schedule's interval of ${formatDuration(roundToSecond(event.intervalMs))}; next run ${event.nextRun ?? 'never'}`,
       ];
+    case 'schedule.late':
+      return [
+        'warn',
+        `the run due at ${event.dueAt} starts ${formatElapsed(event.lateMs)} late (the event loop was blocked or the machine suspended)` +
+          (event.mergedTicks > 1 ? `; the ${event.mergedTicks} ticks due meanwhile are this one run` : '') +
+          `; next run ${event.nextRun}`,
+      ];
     case 'schedule.skipped':
       return [
         'warn',

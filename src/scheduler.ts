@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createTask, type Logger as CronLogger, type ScheduledTask } from 'node-cron';
 import type { EventSink } from './events.js';
+import { CronTimes } from './schedule-times.js';
 
 /** One unit of scheduled work; it must settle (never hang) once `signal` aborts. */
 export type ScheduledRun = (runId: string, signal: AbortSignal) => Promise<void>;
@@ -16,34 +16,44 @@ interface InFlight {
 }
 
 /**
+ * The timer wakes at least this often and reads the wall clock: a machine that was suspended, or
+ * a clock set forward, is noticed within a minute (timers count monotonic time, which a suspend stops).
+ */
+const MAX_TIMER_MS = 60_000;
+/** A tick this late is logged (schedule.late); it runs either way. */
+const LATE_MS = 5_000;
+/** Ticks counted when a late one merges those due meanwhile; a week suspended on a 1 s schedule need not be walked. */
+const MAX_MERGED = 10_000;
+
+/**
  * Runs `run` on a cron schedule, one at a time. A tick that comes while a run is in flight is
  * skipped, logged and counted, never queued: a queue behind a slow dump would fire the next
  * dump straight after it, loading the server twice for one interval's worth of changes.
  */
 export class BackupScheduler {
-  readonly #task: ScheduledTask;
+  readonly #times: CronTimes;
   readonly #run: ScheduledRun;
   readonly #emit: EventSink;
   #current: InFlight | undefined;
   #skipped = 0;
   #stopped = false;
+  /** The instant (Unix ms) of the next tick, once started. */
+  #due: number | undefined;
+  #timer: NodeJS.Timeout | undefined;
 
-  constructor(options: { expression: string; timeZone: string; run: ScheduledRun; emit: EventSink; cronLogger?: CronLogger }) {
+  constructor(options: { expression: string; timeZone: string; run: ScheduledRun; emit: EventSink }) {
     this.#run = options.run;
     this.#emit = options.emit;
-    this.#task = createTask(options.expression, () => this.trigger(), {
-      timezone: options.timeZone,
-      name: 'backup',
-      ...(options.cronLogger ? { logger: options.cronLogger } : {}),
-    });
+    this.#times = new CronTimes(options.expression, options.timeZone);
   }
 
   start(): void {
-    void this.#task.start();
+    this.#due = this.#times.nextAfter(Date.now());
+    this.#arm();
   }
 
   get nextRun(): Date | null {
-    return this.#stopped ? null : this.#task.getNextRun();
+    return this.#stopped ? null : new Date(this.#due ?? this.#times.nextAfter(Date.now()));
   }
 
   get runInFlight(): string | null {
@@ -52,6 +62,34 @@ export class BackupScheduler {
 
   get skippedTotal(): number {
     return this.#skipped;
+  }
+
+  #arm(): void {
+    if (this.#stopped || this.#due === undefined) return;
+    const wait = Math.min(Math.max(0, this.#due - Date.now()), MAX_TIMER_MS);
+    this.#timer = setTimeout(() => this.#tick(), wait);
+  }
+
+  /**
+   * A tick that comes late (the event loop was blocked, the machine suspended) still runs, once:
+   * every tick due meanwhile merges into that one run, rather than vanishing or queueing up.
+   */
+  #tick(): void {
+    const now = Date.now();
+    const due = this.#due!;
+    if (now < due) return this.#arm();
+    let mergedTicks = 0;
+    let next = due;
+    while (next <= now && mergedTicks < MAX_MERGED) {
+      mergedTicks++;
+      next = this.#times.nextAfter(next);
+    }
+    this.#due = next <= now ? this.#times.nextAfter(now) : next;
+    if (now - due >= LATE_MS) {
+      this.#emit({ type: 'schedule.late', dueAt: new Date(due).toISOString(), lateMs: now - due, mergedTicks, nextRun: new Date(this.#due).toISOString() });
+    }
+    this.trigger();
+    this.#arm();
   }
 
   /** Starts a run now unless one is in flight (then counts a skip). */
@@ -83,7 +121,7 @@ export class BackupScheduler {
    */
   async stop(graceMs: number): Promise<StopOutcome> {
     this.#stopped = true;
-    await this.#task.destroy();
+    clearTimeout(this.#timer);
     const current = this.#current;
     if (!current) return 'idle';
     const grace = new AbortController();
@@ -106,12 +144,7 @@ export class BackupScheduler {
 
 /** The next `count` times `expression` fires in `timeZone`, for deriving how stale a backup may get. */
 export function upcomingRuns(expression: string, timeZone: string, count: number): Date[] {
-  const probe = createTask(expression, () => undefined, { timezone: timeZone });
-  try {
-    return probe.getNextRuns(count);
-  } finally {
-    void probe.destroy();
-  }
+  return new CronTimes(expression, timeZone).upcoming(Date.now(), count);
 }
 
 /**

@@ -27,7 +27,6 @@ export async function runCommand(args: string[], context: CommandContext): Promi
   if (config.drill.schedule) await findClientTool('mysql', config.mysql.clientDir);
   const log = createLogger({ file: config.backup.logFile, level: config.logLevel, stdout: true });
   const emit = logEvents(log.logger);
-  const cron = log.logger.child({ component: 'node-cron' });
   let refusal: { cause: string; hint?: string } | undefined;
   // Set once the stop below exists; a run cannot fail before then (it needs I/O, the stop does not).
   let stopForRefusal: () => void = () => undefined;
@@ -36,12 +35,6 @@ export async function runCommand(args: string[], context: CommandContext): Promi
     version: packageVersion(),
     beforeEachRun: () => log.reopenIfMoved(),
     logState: log.fileState,
-    cronLogger: {
-      info: (message) => cron.debug(message),
-      warn: (message) => cron.warn(message),
-      error: (message, error) => cron.error({ err: error }, String(message)),
-      debug: (message) => cron.debug(String(message)),
-    },
     onFatal: (failure) => {
       refusal = failure;
       emit({ type: 'daemon.refusing', ...failure });
