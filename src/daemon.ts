@@ -223,7 +223,9 @@ async function startHoldingLock(config: Config, options: DaemonOptions, daemonLo
   return {
     scheduler,
     async stop(graceMs) {
-      const [outcome] = await Promise.all([scheduler.stop(graceMs), drills?.stop(graceMs)]);
+      const outcomes = await Promise.all([scheduler.stop(graceMs), drills?.stop(graceMs) ?? 'idle']);
+      // A drill abandoned is an abandoned run too: what a person reading daemon.stopped needs to know.
+      const outcome: StopOutcome = outcomes.includes('abandoned') ? 'abandoned' : outcomes.includes('finished') ? 'finished' : 'idle';
       await http.close();
       // The state of the last run is on disk before another daemon may take the directory.
       await history.flush();
@@ -246,6 +248,7 @@ function scheduleDrills(config: Config, schedule: string, emit: EventSink): Back
     });
   }
   return new BackupScheduler({
+    duty: 'drill',
     expression: schedule,
     timeZone: config.schedule.timeZone,
     emit,

@@ -69,8 +69,8 @@ export type SidecarEvent =
   /** BACKUP_ON_START with a good backup younger than the schedule's interval: a redeploy, not a gap. */
   | { type: 'schedule.startSkipped'; newest: string; ageMs: number; intervalMs: number; nextRun: string | null }
   /** The timer came `lateMs` after the tick due at `dueAt`; `mergedTicks` ticks were due by then, and one run starts. */
-  | { type: 'schedule.late'; dueAt: string; lateMs: number; mergedTicks: number; nextRun: string }
-  | { type: 'schedule.skipped'; runningRunId: string; runningForMs: number; skippedTotal: number; nextRun: string | null }
+  | { type: 'schedule.late'; duty: Duty; dueAt: string; lateMs: number; mergedTicks: number; nextRun: string }
+  | { type: 'schedule.skipped'; duty: Duty; runningRunId: string; runningForMs: number; skippedTotal: number; nextRun: string | null }
   | { type: 'daemon.refusing'; cause: string; hint?: string }
   // backup.log itself (log-file.ts): it cannot be written, and later it can again.
   | { type: 'log.failing'; file: string; cause: string; holdBytes: number }
@@ -83,3 +83,6 @@ export type SidecarEvent =
   | { type: 'daemon.stopped'; outcome: 'idle' | 'finished' | 'abandoned'; waitedMs: number };
 
 export type EventSink = (event: SidecarEvent) => void;
+
+/** What a schedule runs: BACKUP_SCHEDULE's backups, or DRILL_SCHEDULE's restore drills. */
+export type Duty = 'backup' | 'drill';

@@ -138,14 +138,14 @@ function describe(event: SidecarEvent): ['info' | 'warn' | 'error', string] {
     case 'schedule.late':
       return [
         'warn',
-        `the run due at ${event.dueAt} starts ${formatElapsed(event.lateMs)} late (the event loop was blocked or the machine suspended)` +
+        `the ${event.duty === 'drill' ? 'drill' : 'run'} due at ${event.dueAt} starts ${formatElapsed(event.lateMs)} late (the event loop was blocked or the machine suspended)` +
           (event.mergedTicks > 1 ? `; the ${event.mergedTicks} ticks due meanwhile are this one run` : '') +
           `; next run ${event.nextRun}`,
       ];
     case 'schedule.skipped':
       return [
         'warn',
-        `scheduled run skipped: run ${event.runningRunId} still running after ${formatDuration(roundToSecond(event.runningForMs))}`,
+        `scheduled ${event.duty === 'drill' ? 'drill' : 'run'} skipped: ${event.duty === 'drill' ? 'drill' : 'run'} ${event.runningRunId} still running after ${formatDuration(roundToSecond(event.runningForMs))}`,
       ];
     case 'daemon.refusing':
       return ['error', `stopping, since no run can succeed without a change of configuration: ${event.cause}`];

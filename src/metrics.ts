@@ -99,8 +99,9 @@ export function createMetrics(options: {
   const runs = new Counter({ name: `${PREFIX}runs_total`, help: 'Finished backup runs by result.', labelNames: ['result'], registers });
   runs.inc({ result: 'success' }, 0);
   runs.inc({ result: 'failure' }, 0);
-  const skipped = new Counter({ name: `${PREFIX}skipped_runs_total`, help: 'Scheduled runs skipped because one was still in flight.', registers });
+  const skipped = new Counter({ name: `${PREFIX}skipped_runs_total`, help: 'Scheduled backup runs skipped because one was still in flight.', registers });
   const deleted = new Counter({ name: `${PREFIX}retention_deleted_total`, help: 'Backups deleted by retention.', registers });
+  const drillsSkipped = new Counter({ name: `${PREFIX}drills_skipped_total`, help: 'Scheduled drills skipped because one was still in flight.', registers });
   const drills = new Counter({ name: `${PREFIX}drills_total`, help: 'Finished restore drills by result.', labelNames: ['result'], registers });
   const lastDrill = new Gauge({ name: `${PREFIX}last_drill_timestamp_seconds`, help: 'When the last restore drill ended (Unix time), since start; 0 if none.', registers });
   const lastDrillSuccess = new Gauge({ name: `${PREFIX}last_drill_success`, help: '1 if the last restore drill passed, 0 if it failed or none ran since start.', registers });
@@ -164,7 +165,7 @@ export function createMetrics(options: {
         runs.inc({ result: 'failure' });
         break;
       case 'schedule.skipped':
-        skipped.inc();
+        (event.duty === 'drill' ? drillsSkipped : skipped).inc();
         break;
       case 'retention.deleted':
         deleted.inc();

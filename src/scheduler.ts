@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { EventSink } from './events.js';
+import type { Duty, EventSink } from './events.js';
 import { CronTimes } from './schedule-times.js';
 
 /** One unit of scheduled work; it must settle (never hang) once `signal` aborts. */
@@ -34,6 +34,7 @@ export class BackupScheduler {
   readonly #times: CronTimes;
   readonly #run: ScheduledRun;
   readonly #emit: EventSink;
+  readonly #duty: Duty;
   #current: InFlight | undefined;
   #skipped = 0;
   #stopped = false;
@@ -41,7 +42,8 @@ export class BackupScheduler {
   #due: number | undefined;
   #timer: NodeJS.Timeout | undefined;
 
-  constructor(options: { expression: string; timeZone: string; run: ScheduledRun; emit: EventSink }) {
+  constructor(options: { expression: string; timeZone: string; run: ScheduledRun; emit: EventSink; duty?: Duty }) {
+    this.#duty = options.duty ?? 'backup';
     this.#run = options.run;
     this.#emit = options.emit;
     this.#times = new CronTimes(options.expression, options.timeZone);
@@ -86,7 +88,7 @@ export class BackupScheduler {
     }
     this.#due = next <= now ? this.#times.nextAfter(now) : next;
     if (now - due >= LATE_MS) {
-      this.#emit({ type: 'schedule.late', dueAt: new Date(due).toISOString(), lateMs: now - due, mergedTicks, nextRun: new Date(this.#due).toISOString() });
+      this.#emit({ type: 'schedule.late', duty: this.#duty, dueAt: new Date(due).toISOString(), lateMs: now - due, mergedTicks, nextRun: new Date(this.#due).toISOString() });
     }
     this.trigger();
     this.#arm();
@@ -100,6 +102,7 @@ export class BackupScheduler {
       this.#skipped++;
       this.#emit({
         type: 'schedule.skipped',
+        duty: this.#duty,
         runningRunId: current.runId,
         runningForMs: Date.now() - current.startedAt,
         skippedTotal: this.#skipped,

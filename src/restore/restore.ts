@@ -15,6 +15,7 @@ import { readServerInfo } from '../mysql/server-info.js';
 import { redact } from '../secret.js';
 import { addToGtidPurged, decideGtidPurged, type GtidDecision, type GtidPurgedMode, readTargetGtidState } from './gtid.js';
 import { GtidPurgedFilter } from './gtid-purged-filter.js';
+import { SchemaFilter } from './schema-filter.js';
 
 /**
  * How the dump is fed to the client: byte for byte (--binary-mode keeps NUL bytes and \r\n as
@@ -35,6 +36,8 @@ export interface RestoreOptions {
   /** Called once every check has passed, just before the first byte is written, with the GTID decision. */
   readonly onReady?: (decision: GtidDecision) => void;
   readonly onBytes?: (bytes: number, total: number) => void;
+  /** Databases whose parts of the dump are left out (schema-filter.ts). */
+  readonly skipSchemas?: ReadonlySet<string>;
   readonly signal?: AbortSignal;
 }
 
@@ -78,7 +81,7 @@ async function streamIntoClient(
   file: string,
   target: ServerAddress,
   clientBinary: string,
-  options: { onBytes?: (bytes: number, total: number) => void; signal?: AbortSignal },
+  options: { onBytes?: (bytes: number, total: number) => void; skipSchemas?: ReadonlySet<string>; signal?: AbortSignal },
 ): Promise<void> {
   const total = (await stat(file)).size;
   await withDefaultsFile(target, async (defaultsFile) => {
@@ -107,6 +110,7 @@ async function streamIntoClient(
         progress,
         ...(decompressor ? [decompressor] : []),
         new GtidPurgedFilter(),
+        ...(options.skipSchemas?.size ? [new SchemaFilter(options.skipSchemas)] : []),
         client.stdin,
       ]);
     } catch (error) {

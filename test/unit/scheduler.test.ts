@@ -65,6 +65,7 @@ describe('the scheduler on a controlled clock', () => {
     expect(ranAt).toEqual(['2027-01-10T14:30:01Z']);
     expect(events).toContainEqual({
       type: 'schedule.late',
+      duty: 'backup',
       dueAt: '2027-01-10T11:00:00.000Z',
       lateMs: 3.5 * HOUR + 1_000,
       mergedTicks: 4,

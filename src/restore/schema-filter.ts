@@ -1,0 +1,89 @@
+import { Transform, type TransformCallback } from 'node:stream';
+
+/** mysqldump --all-databases opens every database's part with this line (MariaDB's too). */
+const MARKER = Buffer.from('-- Current Database: `');
+const MARKER_AFTER_NEWLINE = Buffer.from('\n-- Current Database: `');
+/** The prefix, a name of at most 64 characters of up to 4 bytes with each backtick doubled, a backtick, a newline. */
+const MARKER_LINE_MAX = MARKER.length + 64 * 4 * 2 + 2;
+const MARKER_LINE = /^-- Current Database: `((?:[^`]|``)+)`\n?$/;
+
+/**
+ * Leaves the parts of chosen databases out of a dump as it streams: everything from a database's
+ * `-- Current Database:` line to the next one. mysqldump escapes newlines inside values, so a
+ * line that starts like that is always mysqldump's own. Everything else passes untouched and
+ * uncopied, chunk by chunk; only a chunk that ends in what may be such a line waits for the next.
+ */
+export class SchemaFilter extends Transform {
+  readonly #skip: ReadonlySet<string>;
+  #skipping = false;
+  #atLineStart = true;
+  /** The start of a line, cut by a chunk's end, that may still turn out to be a marker. */
+  #carry: Buffer | null = null;
+
+  constructor(skip: ReadonlySet<string>) {
+    super();
+    this.#skip = skip;
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
+    let data = chunk;
+    let lineStart = this.#atLineStart;
+    if (this.#carry) {
+      data = Buffer.concat([this.#carry, chunk]);
+      this.#carry = null;
+      lineStart = true;
+    }
+    const lastNewline = data.lastIndexOf(0x0a);
+    const tail = lastNewline + 1;
+    let end = data.length;
+    if ((lastNewline !== -1 || lineStart) && tail < data.length && data.length - tail < MARKER_LINE_MAX && mayBecomeMarker(data.subarray(tail))) {
+      this.#carry = Buffer.from(data.subarray(tail));
+      end = tail;
+    }
+    this.#scan(data, end, lineStart);
+    if (end > 0) this.#atLineStart = data[end - 1] === 0x0a;
+    done();
+  }
+
+  override _flush(done: TransformCallback): void {
+    if (this.#carry) this.#scan(this.#carry, this.#carry.length, true);
+    this.#carry = null;
+    done();
+  }
+
+  /** Passes or drops data[0, end) by the database each part belongs to. */
+  #scan(data: Buffer, end: number, lineStart: boolean): void {
+    let from = 0;
+    let search = 0;
+    for (;;) {
+      let marker = -1;
+      if (search === 0 && lineStart && data.subarray(0, MARKER.length).equals(MARKER)) marker = 0;
+      else {
+        const newline = data.indexOf(MARKER_AFTER_NEWLINE, search);
+        if (newline !== -1) marker = newline + 1;
+      }
+      if (marker === -1 || marker >= end) break;
+      const newline = data.indexOf(0x0a, marker);
+      const lineEnd = newline === -1 || newline >= end ? end : newline + 1;
+      const name = MARKER_LINE.exec(data.subarray(marker, lineEnd).toString('utf8'))?.[1];
+      if (name !== undefined) {
+        // The marker line goes with the part it opens.
+        this.#pass(data, from, marker);
+        this.#skipping = this.#skip.has(name.replace(/``/g, '`'));
+        from = marker;
+      }
+      search = marker + 1;
+    }
+    this.#pass(data, from, end);
+  }
+
+  #pass(data: Buffer, from: number, to: number): void {
+    if (!this.#skipping && to > from) this.push(data.subarray(from, to));
+  }
+}
+
+/** Whether a line's beginning is a marker's beginning, or a marker without its end yet. */
+function mayBecomeMarker(start: Buffer): boolean {
+  const length = Math.min(start.length, MARKER.length);
+  return start.subarray(0, length).equals(MARKER.subarray(0, length));
+}

@@ -1,0 +1,59 @@
+import { Readable } from 'node:stream';
+import { buffer } from 'node:stream/consumers';
+import { describe, expect, it } from 'vitest';
+import { SchemaFilter } from '../../../src/restore/schema-filter.js';
+
+/** The shape of mysqldump --all-databases: a header, one part per database, a second pass for views, a trailer. */
+const part = (name: string, body: string) => {
+  const quoted = `\`${name.replace(/`/g, '``')}\``;
+  return `--\n-- Current Database: ${quoted}\n--\n\nCREATE DATABASE ${quoted};\n\nUSE ${quoted};\n${body}\n`;
+};
+const HEADER = '-- MySQL dump 10.13\n/*!40101 SET NAMES utf8mb4 */;\n\n';
+const TRAILER = '/*!40103 SET TIME_ZONE=@OLD_TIME_ZONE */;\n\n-- Dump completed\n';
+const DUMP =
+  HEADER +
+  part('app', "INSERT INTO `t` VALUES (1,'-- Current Database: `mysql` in a value');") +
+  part('mysql', "INSERT INTO `user` VALUES ('root','*HASH');\n/*! FLUSH PRIVILEGES */;") +
+  part('we`ird', 'INSERT INTO `x` VALUES (2);') +
+  part('mysql', 'CREATE TABLE `late` (id int);') +
+  part('zeta', 'CREATE VIEW `v` AS SELECT 1;') +
+  TRAILER;
+const WITHOUT_MYSQL =
+  HEADER + part('app', "INSERT INTO `t` VALUES (1,'-- Current Database: `mysql` in a value');") + part('we`ird', 'INSERT INTO `x` VALUES (2);') + part('zeta', 'CREATE VIEW `v` AS SELECT 1;') + TRAILER;
+
+/** The dump through the filter, cut into chunks at `cuts`. */
+async function filtered(text: string, skip: string[], cuts: number[]): Promise<string> {
+  const bytes = Buffer.from(text);
+  const chunks: Buffer[] = [];
+  let from = 0;
+  for (const cut of [...cuts, bytes.length]) {
+    chunks.push(bytes.subarray(from, cut));
+    from = cut;
+  }
+  return (await buffer(Readable.from(chunks).pipe(new SchemaFilter(new Set(skip))))).toString();
+}
+
+describe('the schema filter', () => {
+  it("leaves out every part of a skipped database, and nothing else, wherever the chunks are cut", async () => {
+    expect(await filtered(DUMP, ['mysql'], [])).toBe(WITHOUT_MYSQL);
+    const length = Buffer.byteLength(DUMP);
+    for (let cut = 1; cut < length; cut++) expect(await filtered(DUMP, ['mysql'], [cut]), `cut at ${cut}`).toBe(WITHOUT_MYSQL);
+    // Byte by byte, and cut twice close together.
+    expect(await filtered(DUMP, ['mysql'], Array.from({ length: length - 1 }, (_, i) => i + 1))).toBe(WITHOUT_MYSQL);
+    for (let cut = 1; cut + 3 < length; cut += 7) expect(await filtered(DUMP, ['mysql'], [cut, cut + 3])).toBe(WITHOUT_MYSQL);
+  });
+
+  it('passes a dump through unchanged when nothing is skipped, and reads names with doubled backticks', async () => {
+    expect(await filtered(DUMP, [], [100, 200])).toBe(DUMP);
+    // The cut is at the marker line: the comment line `--` above it stays with the part before.
+    expect(await filtered(DUMP, ['we`ird', 'mysql', 'zeta'], [50])).toBe(
+      `${HEADER}${part('app', "INSERT INTO `t` VALUES (1,'-- Current Database: `mysql` in a value');")}--\n`,
+    );
+  });
+
+  it('skips the trailer with the last part only when that part is skipped, and keeps a last line without a newline', async () => {
+    const ending = `${HEADER}${part('app', 'SELECT 1;')}-- Current Database: \`mysql\``;
+    expect(await filtered(ending, ['mysql'], [ending.length - 5])).toBe(HEADER + part('app', 'SELECT 1;'));
+    expect(await filtered(`${HEADER}-- Current Database`, ['mysql'], [HEADER.length + 3])).toBe(`${HEADER}-- Current Database`);
+  });
+});
