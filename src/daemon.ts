@@ -13,7 +13,7 @@ import type { LogFileState } from './log-file.js';
 import { createMetrics } from './metrics.js';
 import { UserError } from './errors.js';
 import { describeAddress } from './mysql/connect.js';
-import { resolveTarget } from './mysql/target.js';
+import { resolveDrillTarget } from './mysql/target.js';
 import { drillWithEvents } from './restore/drill.js';
 import { applyRetention } from './retention.js';
 import { RunHistory } from './run-history.js';
@@ -241,7 +241,7 @@ async function startHoldingLock(config: Config, options: DaemonOptions, daemonLo
  */
 function scheduleDrills(config: Config, schedule: string, emit: EventSink): BackupScheduler {
   // The path is absolute already (resolved with the configuration).
-  const target = resolveTarget(config.mysql, { 'defaults-file': config.drill.defaultsFile }, process.cwd());
+  const target = resolveDrillTarget(config.mysql, config.drill.defaultsFile, {}, process.cwd());
   if (describeAddress(target) === describeAddress(config.mysql)) {
     throw new UserError(`DRILL_DEFAULTS_FILE names ${describeAddress(target)}, the server being backed up; drills need a scratch server`, {
       exitCode: 2,

@@ -6,11 +6,11 @@ import { loadConfig } from '../config/load.js';
 import { UsageError } from '../errors.js';
 import { createLogger, logEvents } from '../log.js';
 import { describeAddress } from '../mysql/connect.js';
-import { resolveTarget, TARGET_OPTIONS } from '../mysql/target.js';
+import { resolveDrillTarget, TARGET_OPTIONS } from '../mysql/target.js';
 import { drillWithEvents } from '../restore/drill.js';
 import type { CommandContext } from './context.js';
 
-export const summary = 'drill [FILE|latest] --host H --port P: restore into a scratch server and check every table';
+export const summary = 'drill [FILE|latest] --host H --port P: restore into a scratch server (DRILL_DEFAULTS_FILE\'s account) and check every table';
 
 /**
  * `drill`: proves a backup restores, on a scratch server the user names (never the one being
@@ -19,10 +19,10 @@ export const summary = 'drill [FILE|latest] --host H --port P: restore into a sc
 export async function drillCommand(args: string[], context: CommandContext): Promise<number> {
   const { values, positionals } = parseArgs({ args, allowPositionals: true, options: TARGET_OPTIONS, strict: true });
   const config = loadConfig({ env: context.env, cwd: context.cwd });
-  if (!values.host && !values.port && !values['defaults-file']) {
-    throw new UsageError('drill needs the scratch server to restore into: --host and --port, or --defaults-file');
+  if (!values.host && !values.port && !values['defaults-file'] && !config.drill.defaultsFile) {
+    throw new UsageError('drill needs the scratch server to restore into: --host and --port, --defaults-file, or DRILL_DEFAULTS_FILE');
   }
-  const target = resolveTarget(config.mysql, values, context.cwd);
+  const target = resolveDrillTarget(config.mysql, config.drill.defaultsFile, values, context.cwd);
   const where = describeAddress(target);
   if (where === describeAddress(config.mysql)) {
     throw new UsageError(`${where} is the server being backed up (MYSQL_HOST:MYSQL_PORT); a drill restores into a scratch server`);
@@ -52,5 +52,12 @@ export async function drillCommand(args: string[], context: CommandContext): Pro
     return 0;
   }
   context.stdout.write(`drill FAILED for ${name} on ${where}:\n${report.problems.map((p) => `  ${p}\n`).join('')}`);
+  // The obvious first try, --host and --port, logs in as the backup account, which may not restore.
+  if (report.problems.some((p) => /Access denied|command denied|refused user/.test(p))) {
+    context.stdout.write(
+      `  the drill logged in to ${where} as '${target.user}' (from ${target.userFrom}); it needs an account that may create ` +
+        `every database of the dump there: name one with DRILL_DEFAULTS_FILE, --defaults-file, or --user and --password-file\n`,
+    );
+  }
   return 1;
 }

@@ -22,14 +22,21 @@ export const TARGET_OPTIONS = {
   'defaults-file': { type: 'string' },
 } as const;
 
+/** A target, and where its account came from, for an error that must say which login was used. */
+export interface Target extends ServerAddress {
+  /** "MYSQL_USER", "--user", "--defaults-file F", or what the caller named its base. */
+  readonly userFrom: string;
+}
+
 /**
  * The server `restore` and `drill` write to: the configured one, with a `.my.cnf` given by
  * --defaults-file ([client] then [mysql]) and then --host/--port/--user/--password-file on top.
  * Restoring needs an account that may create everything in the dump (usually root), which the
  * least-privilege backup account is not.
  */
-export function resolveTarget(base: ServerAddress, flags: TargetFlags, cwd: string): ServerAddress {
+export function resolveTarget(base: ServerAddress | Target, flags: TargetFlags, cwd: string): Target {
   let { host, port, user, password } = base;
+  let userFrom = 'userFrom' in base ? base.userFrom : 'MYSQL_USER';
   const defaultsFile = flags['defaults-file'];
   if (defaultsFile) {
     let options: Map<string, string>;
@@ -40,12 +47,12 @@ export function resolveTarget(base: ServerAddress, flags: TargetFlags, cwd: stri
     }
     host = options.get('host') ?? host;
     port = options.has('port') ? parsePort(options.get('port')!, `port in ${defaultsFile}`) : port;
-    user = options.get('user') ?? user;
+    if (options.has('user')) [user, userFrom] = [options.get('user')!, `--defaults-file ${defaultsFile}`];
     password = options.has('password') ? new Secret(options.get('password')!) : password;
   }
   if (flags.host) host = flags.host;
   if (flags.port) port = parsePort(flags.port, '--port');
-  if (flags.user) user = flags.user;
+  if (flags.user) [user, userFrom] = [flags.user, '--user'];
   const passwordFile = flags['password-file'];
   if (passwordFile) {
     try {
@@ -54,7 +61,18 @@ export function resolveTarget(base: ServerAddress, flags: TargetFlags, cwd: stri
       throw new UserError(`--password-file ${passwordFile} cannot be read: ${(error as NodeJS.ErrnoException).code}`, { exitCode: 2 });
     }
   }
-  return { host, port, user, password };
+  return { host, port, user, password, userFrom };
+}
+
+/**
+ * The scratch server of drills: DRILL_DEFAULTS_FILE's when set (its account may restore, the
+ * backup account may not), then the command's own flags on top.
+ */
+export function resolveDrillTarget(base: ServerAddress, drillDefaultsFile: string | undefined, flags: TargetFlags, cwd: string): Target {
+  if (!drillDefaultsFile) return resolveTarget(base, flags, cwd);
+  const scratch = resolveTarget(base, { 'defaults-file': drillDefaultsFile }, cwd);
+  const userFrom = scratch.userFrom === 'MYSQL_USER' ? scratch.userFrom : 'DRILL_DEFAULTS_FILE';
+  return resolveTarget({ ...scratch, userFrom }, flags, cwd);
 }
 
 function parsePort(text: string, where: string): number {

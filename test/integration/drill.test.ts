@@ -95,4 +95,19 @@ describe('drills into a scratch server with an account of its own', () => {
       await holder.end();
     }
   });
+
+  it("drill --host --port logs in with DRILL_DEFAULTS_FILE's account; without it the failure names the backup account and the way out", async () => {
+    const hostPort = ['--host', scratch.host, '--port', String(scratch.port)];
+    const withDrillAccount = await runCli(['drill', 'latest', ...hostPort], { ...env, DRILL_DEFAULTS_FILE: await drillCnf(scratch) });
+    expect(withDrillAccount.stdout + withDrillAccount.stderr).toMatch(/drill passed/);
+    expect(withDrillAccount.exitCode).toBe(0);
+
+    const asBackup = await runCli(['drill', 'latest', ...hostPort], env);
+    expect(asBackup.exitCode).toBe(1);
+    expect(asBackup.stdout).toMatch(/refused user 'backup'|Access denied for user 'backup'/);
+    expect(asBackup.stdout).toContain(
+      `the drill logged in to ${scratch.host}:${scratch.port} as 'backup' (from MYSQL_USER); it needs an account that may create every database of the dump there: name one with DRILL_DEFAULTS_FILE, --defaults-file, or --user and --password-file`,
+    );
+    expect(asBackup.stdout + asBackup.stderr).not.toContain(PASSWORD);
+  });
 });
