@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the tests and the demo need when this machine lacks them:
-# a MySQL-compatible server to throw away, the client tools, zstd, and Prometheus.
+# a MySQL-compatible server to throw away, the client tools, zstd, Prometheus, and FUSE's vfat.
 # With --bench, also what `npm run bench` compares with and measures by: sysbench, mydumper, GNU time.
 set -euo pipefail
 
@@ -15,6 +15,9 @@ have setpriv || missing+=(util-linux)
 { have prometheus && have promtool; } || missing+=(prometheus)
 # amtool checks the example Alertmanager route.
 have amtool || missing+=(prometheus-alertmanager)
+# A FAT volume (no hard links, no modes) as BACKUP_DIR, mounted through FUSE: the kernel here has no vfat.
+have fusefat || missing+=(fusefat)
+have mkfs.vfat || missing+=(dosfstools)
 if [ "${1:-}" = "--bench" ]; then
   have sysbench || missing+=(sysbench)
   have mydumper || missing+=(mydumper)

@@ -1,5 +1,5 @@
 import { constants } from 'node:fs';
-import { access, link, open, unlink } from 'node:fs/promises';
+import { access, link, lstat, open, rename, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import type { Writable } from 'node:stream';
 import { UserError } from '../errors.js';
@@ -13,6 +13,12 @@ import { PartialFileWriter } from './partial-file-writer.js';
  * link(2), which fails instead of overwriting, so an existing backup is never replaced; the
  * directory is fsynced so the name survives a power cut. A crash at any step leaves at most a
  * `.partial` file or sidecars without a dump, which start-up hygiene removes.
+ *
+ * Volumes without hard links (vfat/exFAT, CIFS and some NAS mounts: link(2) fails with EPERM)
+ * get the name by rename(2) instead, which would replace an existing file, so the name is first
+ * checked to be free. That check and the rename are one step because every writer of this
+ * program holds the directory lock (directory-lock.ts) while it publishes; only another program
+ * writing the very same name in between could be overwritten.
  */
 
 export const DUMP_FILE_MODE = 0o600;
@@ -105,7 +111,7 @@ export async function publishDump(
     await Promise.all(written.map((file) => unlink(file).catch(() => undefined)));
     throw error;
   }
-  await unlink(partial.path);
+  await removeIfThere(partial.path);
   await syncDirectory(dir);
   return finalPath;
 }
@@ -123,20 +129,39 @@ async function writeFileDurably(dir: string, name: string, content: string): Pro
   try {
     await linkWithoutOverwrite(temporary, finalPath);
   } finally {
-    await unlink(temporary);
+    await removeIfThere(temporary);
   }
   return finalPath;
 }
 
+/** Gives `from`'s file the name `to` without replacing a file there; `from` may be gone after. */
 async function linkWithoutOverwrite(from: string, to: string): Promise<void> {
+  const exists = () => new UserError(`${path.basename(to)} already exists in ${path.dirname(to)}; it was left as it is`);
   try {
     await link(from, to);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'EEXIST') {
-      throw new UserError(`${path.basename(to)} already exists in ${path.dirname(to)}; it was left as it is`);
-    }
-    throw error;
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') throw exists();
+    if (!NO_HARD_LINKS.has(code ?? '')) throw error;
+    const taken = await lstat(to).then(
+      () => true,
+      (missing: NodeJS.ErrnoException) => {
+        if (missing.code === 'ENOENT') return false;
+        throw missing;
+      },
+    );
+    if (taken) throw exists();
+    await rename(from, to);
   }
+}
+
+/** What link(2) says on a file system without hard links: vfat/exFAT (EPERM), CIFS and FUSE mounts. */
+const NO_HARD_LINKS = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS']);
+
+async function removeIfThere(file: string): Promise<void> {
+  await unlink(file).catch((error: NodeJS.ErrnoException) => {
+    if (error.code !== 'ENOENT') throw error;
+  });
 }
 
 async function syncDirectory(dir: string): Promise<void> {

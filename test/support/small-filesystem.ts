@@ -23,3 +23,34 @@ export async function canMount(): Promise<boolean> {
     return false;
   }
 }
+
+/**
+ * A FAT16 image of `sizeMiB` mounted with fusefat (the kernel here has no vfat module), as a
+ * volume without hard links or file modes, as vfat/exFAT, CIFS and some NAS mounts are.
+ * BACKUP_DIR is the volume's root: fusefat 1.0 fails file creation in a subdirectory with ENOENT
+ * after a few create/rename/unlink rounds (its own bug, reproduced without the sidecar), and its
+ * root holds 512 entries that deletions do not free: room for about 30 runs, enough for a test.
+ */
+export async function mountFatVolume(sizeMiB: number): Promise<{ dir: string; unmount(): Promise<void> }> {
+  const work = await makeTempDir('mbs-fat-');
+  const image = path.join(work, 'volume.img');
+  const mountPoint = path.join(work, 'mnt');
+  await mkdir(mountPoint);
+  await execa('truncate', ['-s', `${sizeMiB}M`, image]);
+  await execa('mkfs.vfat', [image]);
+  // -s: one request at a time; fusefat's directory code is not safe for concurrent requests from two processes.
+  await execa('fusefat', ['-s', '-o', 'rw+', image, mountPoint]);
+  return { dir: mountPoint, unmount: async () => void (await execa('umount', [mountPoint])) };
+}
+
+/** Whether FUSE mounts of FAT images work here (root, /dev/fuse, fusefat installed). */
+export async function canMountFat(): Promise<boolean> {
+  if (process.getuid?.() !== 0) return false;
+  try {
+    const probe = await mountFatVolume(8);
+    await probe.unmount();
+    return true;
+  } catch {
+    return false;
+  }
+}
