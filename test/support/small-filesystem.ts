@@ -13,11 +13,13 @@ export async function mountSmallFilesystem(sizeKiB: number): Promise<{ dir: stri
 }
 
 /** Whether this process may mount a tmpfs (root, outside a restricted sandbox). */
-export async function canMount(): Promise<boolean> {
+export const canMount = () => mountsHere(() => mountSmallFilesystem(64));
+
+/** Whether `mount` works here: as root, and where the sandbox allows it. */
+async function mountsHere(mount: () => Promise<{ unmount(): Promise<void> }>): Promise<boolean> {
   if (process.getuid?.() !== 0) return false;
   try {
-    const probe = await mountSmallFilesystem(64);
-    await probe.unmount();
+    await (await mount()).unmount();
     return true;
   } catch {
     return false;
@@ -44,13 +46,4 @@ export async function mountFatVolume(sizeMiB: number): Promise<{ dir: string; un
 }
 
 /** Whether FUSE mounts of FAT images work here (root, /dev/fuse, fusefat installed). */
-export async function canMountFat(): Promise<boolean> {
-  if (process.getuid?.() !== 0) return false;
-  try {
-    const probe = await mountFatVolume(8);
-    await probe.unmount();
-    return true;
-  } catch {
-    return false;
-  }
-}
+export const canMountFat = () => mountsHere(() => mountFatVolume(8));
