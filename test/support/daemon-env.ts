@@ -1,13 +1,31 @@
+import { mkdirSync, openSync, closeSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import type { TestServer } from './mysql-server.js';
 
 /**
- * Test daemons listen below Linux's ephemeral range (32768 and up), where freePort() and every
- * outgoing connection take theirs, in a block of 1,000 ports per vitest worker: two daemons of
- * parallel test files on the default 8437 would make one exit 2 ("HTTP_PORT is taken").
+ * Every test daemon gets an HTTP port no other test daemon of this run has: two on the default
+ * 8437 at once (parallel test files, and the mariadb and mysql projects side by side) make one
+ * exit 2 with HTTP_PORT taken. A port is claimed by creating a file named after it with O_EXCL in
+ * a directory the whole run shares (test workers are separate processes); ports lie below
+ * Linux's ephemeral range (32768 and up), where freePort() and every outgoing connection take theirs.
  */
-const workerBlock = 10_000 + (Number(process.env.VITEST_POOL_ID ?? 0) % 22) * 1_000;
-let daemonsStarted = 0;
-const nextHttpPort = () => workerBlock + (daemonsStarted++ % 1_000);
+const CLAIMS = path.join(os.tmpdir(), `mbs-http-ports-${process.env.MBS_TEST_RUN ?? 'shared'}`);
+const FIRST_PORT = 10_000;
+const PORTS = 22_000;
+
+function claimHttpPort(): number {
+  mkdirSync(CLAIMS, { recursive: true });
+  for (;;) {
+    const port = FIRST_PORT + Math.floor(Math.random() * PORTS);
+    try {
+      closeSync(openSync(path.join(CLAIMS, String(port)), 'wx'));
+      return port;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    }
+  }
+}
 
 /**
  * The environment of a sidecar pointed at `server` as the fixture's backup account, with the
@@ -23,7 +41,7 @@ export function sidecarEnv(server: TestServer, password: string, dir: string, ex
     BACKUP_DIR: dir,
     MYSQL_CLIENT_DIR: server.clientDir,
     HTTP_HOST: '127.0.0.1',
-    HTTP_PORT: String(nextHttpPort()),
+    HTTP_PORT: String(extra.HTTP_PORT ?? claimHttpPort()),
     ...extra,
   };
 }
