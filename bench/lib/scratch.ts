@@ -45,7 +45,7 @@ export async function writeClientOptions(
 ): Promise<string> {
   const file = path.join(dir, name);
   const address = { host: server.host, port: server.port, user: account.user, password: new Secret(account.password) };
-  await writeFile(file, renderDefaultsFile(address), { mode: 0o600 });
+  await writeFile(file, renderDefaultsFile(address, server.flavour), { mode: 0o600 });
   return file;
 }
 

@@ -107,7 +107,7 @@ export async function runBackup(config: Config, deps: RunDependencies): Promise<
       deps.emit({ type: 'backup.started', runId, file: dumpName, compression: config.backup.compression, flags });
 
       try {
-        const { outcome, sha256, storedBytes } = await withDefaultsFile(config.mysql, (defaultsFile) =>
+        const { outcome, sha256, storedBytes } = await withDefaultsFile(config.mysql, client.flavour, (defaultsFile) =>
           runDumpPipeline(partial, {
             binary: client.binary,
             args: dumpArgs(defaultsFile, flags),

@@ -3,10 +3,14 @@ import path from 'node:path';
 import dotenv from 'dotenv';
 import { ConfigError } from '../errors.js';
 import { mergeGroups, OptionFileError, parseOptionFile } from './option-file.js';
+import { tlsSettingsOfOptionFile } from '../mysql/tls.js';
 import { type Config, DEFAULTS, parseSettings, type Settings } from './schema.js';
 
 /** Variables that may instead be read from a file named by `<NAME>_FILE` (Docker secrets). */
 const FILE_VARIABLES = ['MYSQL_PASSWORD', 'MYSQL_USER'] as const;
+
+const TLS_FILE_VARIABLES = ['MYSQL_SSL_CA', 'MYSQL_SSL_CERT', 'MYSQL_SSL_KEY'] as const;
+const TLS_VARIABLES = ['MYSQL_SSL_MODE', ...TLS_FILE_VARIABLES] as const;
 
 /** Options of the defaults file's [client] and [mysqldump] groups, and the variable each feeds. */
 const OPTION_FILE_KEYS = { user: 'MYSQL_USER', password: 'MYSQL_PASSWORD', host: 'MYSQL_HOST', port: 'MYSQL_PORT' } as const;
@@ -58,6 +62,14 @@ export function loadConfig(options: { env: NodeJS.ProcessEnv; cwd: string }): Co
           sources.set(variable, `${key} in MYSQL_DEFAULTS_FILE (${defaultsFile})`);
         }
       }
+      // TLS settings come as a whole: none of the file's when the environment sets any.
+      if (TLS_VARIABLES.every((variable) => settings[variable] === undefined)) {
+        for (const [variable, value] of Object.entries(tlsSettingsOfOptionFile(client))) {
+          // Paths in the file are read as the file's own, relative to its directory.
+          settings[variable] = variable === 'MYSQL_SSL_MODE' ? value : path.resolve(path.dirname(resolved), value);
+          sources.set(variable, `the ssl options of MYSQL_DEFAULTS_FILE (${defaultsFile})`);
+        }
+      }
     } catch (error) {
       const why = error instanceof OptionFileError ? error.message : `cannot be read: ${describeFsError(error)}`;
       problems.push(`MYSQL_DEFAULTS_FILE=${JSON.stringify(defaultsFile)} ${why}`);
@@ -66,6 +78,17 @@ export function loadConfig(options: { env: NodeJS.ProcessEnv; cwd: string }): Co
 
   for (const [name, value] of Object.entries(DEFAULTS)) {
     settings[name] ??= value;
+  }
+
+  // Checked here, not at the first run: a missing CA would otherwise fail every run.
+  for (const variable of TLS_FILE_VARIABLES) {
+    const file = settings[variable];
+    if (file === undefined) continue;
+    try {
+      readFileSync(path.resolve(options.cwd, file));
+    } catch (error) {
+      problems.push(`${sources.get(variable) ?? variable}=${JSON.stringify(file)} cannot be read: ${describeFsError(error)}`);
+    }
   }
 
   // Checked here, not at the first run: a mistyped directory would otherwise fail every run.

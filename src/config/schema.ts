@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { validateDetailed } from 'node-cron';
 import { z } from 'zod';
+import { SSL_MODES, type Tls, tlsFromSettings } from '../mysql/tls.js';
 import { Secret } from '../secret.js';
 import { DURATION_FORMAT, parseDuration } from './duration.js';
 
@@ -16,6 +17,8 @@ export interface Config {
     readonly waitTimeoutMs: number;
     /** Where mysqldump and mysql are (MYSQL_CLIENT_DIR); undefined: found on PATH. */
     readonly clientDir: string | undefined;
+    /** MYSQL_SSL_*; undefined when none is set: each client's own default. */
+    readonly tls: Tls | undefined;
   };
   readonly backup: {
     readonly dir: string;
@@ -160,6 +163,14 @@ const variables = z.object({
     MYSQL_PASSWORD: z.string(),
     MYSQL_WAIT_TIMEOUT: duration,
     MYSQL_CLIENT_DIR: z.string().optional(),
+    MYSQL_SSL_MODE: z
+      .string()
+      .transform((mode) => mode.trim().toUpperCase())
+      .pipe(z.enum(SSL_MODES, { error: `expected one of ${SSL_MODES.join(', ')}` }))
+      .optional(),
+    MYSQL_SSL_CA: z.string().optional(),
+    MYSQL_SSL_CERT: z.string().optional(),
+    MYSQL_SSL_KEY: z.string().optional(),
     BACKUP_DIR: z.string(),
     BACKUP_SCHEDULE: cronExpression,
     BACKUP_ON_START: z.enum([...TRUTHY, ...FALSY], { error: 'expected true or false' }),
@@ -193,6 +204,13 @@ export const CONFIG_VARIABLES: readonly string[] = [
 ];
 
 const schema = variables.superRefine((values, ctx) => {
+    if ((values.MYSQL_SSL_CERT === undefined) !== (values.MYSQL_SSL_KEY === undefined)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [values.MYSQL_SSL_CERT === undefined ? 'MYSQL_SSL_CERT' : 'MYSQL_SSL_KEY'],
+        message: 'is not set but its pair is: a client certificate needs MYSQL_SSL_CERT and MYSQL_SSL_KEY together',
+      });
+    }
     if (values.DRILL_SCHEDULE !== undefined && values.DRILL_DEFAULTS_FILE === undefined) {
       ctx.addIssue({
         code: 'custom',
@@ -261,6 +279,10 @@ export function parseSettings(
       password: new Secret(v.MYSQL_PASSWORD),
       waitTimeoutMs: v.MYSQL_WAIT_TIMEOUT,
       clientDir: v.MYSQL_CLIENT_DIR === undefined ? undefined : path.resolve(options.cwd, v.MYSQL_CLIENT_DIR),
+      tls: tlsFromSettings(
+        { MYSQL_SSL_MODE: v.MYSQL_SSL_MODE, MYSQL_SSL_CA: v.MYSQL_SSL_CA, MYSQL_SSL_CERT: v.MYSQL_SSL_CERT, MYSQL_SSL_KEY: v.MYSQL_SSL_KEY },
+        (file) => path.resolve(options.cwd, file),
+      ),
     },
     backup: {
       dir: backupDir,

@@ -3,12 +3,15 @@ import mysql, { type Connection, type RowDataPacket } from 'mysql2/promise';
 import { formatDuration } from '../config/duration.js';
 import { UserError } from '../errors.js';
 import { redact, type Secret } from '../secret.js';
+import { describeTlsProblem, driverSsl, type Tls } from './tls.js';
 
 export interface ServerAddress {
   readonly host: string;
   readonly port: number;
   readonly user: string;
   readonly password: Secret;
+  /** TLS settings (MYSQL_SSL_*); undefined: each client's default, the driver's being none. */
+  readonly tls?: Tls | undefined;
 }
 
 export interface WaitProgress {
@@ -49,20 +52,18 @@ export async function waitForServer(
     options.signal?.throwIfAborted();
     const remaining = deadline - Date.now();
     try {
-      return await mysql.createConnection({
-        host: server.host,
-        port: server.port,
-        user: server.user,
-        password: server.password.reveal(),
-        connectTimeout: Math.max(1_000, Math.min(10_000, remaining)),
-        multipleStatements: false,
-      });
+      return await connectOnce(server, Math.max(1_000, Math.min(10_000, remaining)));
     } catch (error) {
       const cause = redact(describeDriverError(error), server.password);
+      // A TLS mismatch is a setting to change, not a server to wait for.
+      const tlsProblem = describeTlsProblem(error, server.tls);
+      if (tlsProblem) throw new UserError(`MySQL at ${describeAddress(server)}: ${tlsProblem}`, { hint: `The driver said: ${cause}` });
       const errno = (error as { errno?: number }).errno;
       if (errno !== undefined && REFUSALS.has(errno)) {
+        // MariaDB answers a plain connection to a server with require_secure_transport so, too.
+        const tlsToo = server.tls === undefined && errno === 1045 ? ' If the server accepts only TLS connections, set MYSQL_SSL_MODE.' : '';
         throw new UserError(`MySQL at ${describeAddress(server)} refused user '${server.user}': ${cause}`, {
-          hint: 'Check MYSQL_USER and the password (MYSQL_PASSWORD, MYSQL_PASSWORD_FILE or MYSQL_DEFAULTS_FILE), and the account\'s host part.',
+          hint: `Check MYSQL_USER and the password (MYSQL_PASSWORD, MYSQL_PASSWORD_FILE or MYSQL_DEFAULTS_FILE), and the account's host part.${tlsToo}`,
         });
       }
       const left = deadline - Date.now();
@@ -77,6 +78,26 @@ export async function waitForServer(
       await sleep(retryInMs, undefined, { signal: options.signal });
       delay = Math.min(delay * 2, MAX_RETRY_MS);
     }
+  }
+}
+
+/** One connection attempt; PREFERRED tries TLS first and, where the server offers none, plain. */
+async function connectOnce(server: ServerAddress, connectTimeout: number): Promise<Connection> {
+  const options = {
+    host: server.host,
+    port: server.port,
+    user: server.user,
+    password: server.password.reveal(),
+    connectTimeout,
+    multipleStatements: false,
+  };
+  const ssl = driverSsl(server.tls);
+  if (!ssl) return mysql.createConnection(options);
+  try {
+    return await mysql.createConnection({ ...options, ssl });
+  } catch (error) {
+    if (server.tls?.mode !== 'PREFERRED' || !/does not support secure connection/i.test(String((error as Error).message))) throw error;
+    return mysql.createConnection(options);
   }
 }
 

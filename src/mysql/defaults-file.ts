@@ -3,6 +3,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { formatOption } from '../config/option-file.js';
 import type { ServerAddress } from './connect.js';
+import type { Flavour } from './server-info.js';
+import { clientTlsOptions } from './tls.js';
 
 /**
  * Rule: the password never reaches a command line or a child's environment. mysqldump reads it
@@ -15,20 +17,22 @@ export const DEFAULTS_DIR_PREFIX = 'mysql-backup-sidecar-';
 
 export async function withDefaultsFile<T>(
   server: ServerAddress,
+  flavour: Flavour,
   use: (defaultsFile: string) => Promise<T>,
   tmpDir: string = os.tmpdir(),
 ): Promise<T> {
   const dir = await mkdtemp(path.join(tmpDir, `${DEFAULTS_DIR_PREFIX}${process.pid}-`));
   try {
     const file = path.join(dir, 'client.cnf');
-    await writeFile(file, renderDefaultsFile(server), { mode: 0o600, flag: 'wx' });
+    await writeFile(file, renderDefaultsFile(server, flavour), { mode: 0o600, flag: 'wx' });
     return await use(file);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
 }
 
-export function renderDefaultsFile(server: ServerAddress): string {
+/** The [client] group for a client tool of `flavour` (TLS options differ by family: tls.ts). */
+export function renderDefaultsFile(server: ServerAddress, flavour: Flavour): string {
   return [
     '[client]',
     formatOption('user', server.user),
@@ -38,6 +42,7 @@ export function renderDefaultsFile(server: ServerAddress): string {
     // The probe connects over TCP; without this, host=localhost would make mysqldump look for a
     // Unix socket that a sidecar container does not have.
     formatOption('protocol', 'TCP'),
+    ...clientTlsOptions(server.tls, flavour).map(([key, value]) => (value === null ? key : formatOption(key, value))),
     '',
   ].join('\n');
 }

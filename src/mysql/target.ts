@@ -4,6 +4,7 @@ import { mergeGroups, parseOptionFile } from '../config/option-file.js';
 import { UserError } from '../errors.js';
 import { Secret } from '../secret.js';
 import type { ServerAddress } from './connect.js';
+import { SSL_MODES, tlsFromSettings, tlsSettingsOfOptionFile } from './tls.js';
 
 /** Command-line choices of the server to restore into; the password only ever comes from a file. */
 export interface TargetFlags {
@@ -35,7 +36,7 @@ export interface Target extends ServerAddress {
  * least-privilege backup account is not.
  */
 export function resolveTarget(base: ServerAddress | Target, flags: TargetFlags, cwd: string): Target {
-  let { host, port, user, password } = base;
+  let { host, port, user, password, tls } = base;
   let userFrom = 'userFrom' in base ? base.userFrom : 'MYSQL_USER';
   const defaultsFile = flags['defaults-file'];
   if (defaultsFile) {
@@ -49,6 +50,15 @@ export function resolveTarget(base: ServerAddress | Target, flags: TargetFlags, 
     port = options.has('port') ? parsePort(options.get('port')!, `port in ${defaultsFile}`) : port;
     if (options.has('user')) [user, userFrom] = [options.get('user')!, `--defaults-file ${defaultsFile}`];
     password = options.has('password') ? new Secret(options.get('password')!) : password;
+    // The file's TLS settings, if it has any, replace the base's: a scratch server has its own.
+    const ssl = tlsSettingsOfOptionFile(options);
+    if (Object.keys(ssl).length > 0) {
+      const mode = ssl.MYSQL_SSL_MODE?.toUpperCase();
+      if (mode !== undefined && !(SSL_MODES as readonly string[]).includes(mode)) {
+        throw new UserError(`ssl-mode=${JSON.stringify(mode)} in ${defaultsFile} expected one of ${SSL_MODES.join(', ')}`, { exitCode: 2 });
+      }
+      tls = tlsFromSettings({ ...ssl, MYSQL_SSL_MODE: mode }, (file) => path.resolve(path.dirname(path.resolve(cwd, defaultsFile)), file));
+    }
   }
   if (flags.host) host = flags.host;
   if (flags.port) port = parsePort(flags.port, '--port');
@@ -61,7 +71,7 @@ export function resolveTarget(base: ServerAddress | Target, flags: TargetFlags, 
       throw new UserError(`--password-file ${passwordFile} cannot be read: ${(error as NodeJS.ErrnoException).code}`, { exitCode: 2 });
     }
   }
-  return { host, port, user, password, userFrom };
+  return { host, port, user, password, tls, userFrom };
 }
 
 /**

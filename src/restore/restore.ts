@@ -8,7 +8,7 @@ import { BATCH_BYTES } from '../backup/chunk-batcher.js';
 import { compressionOf, createDecompressor } from '../backup/compression.js';
 import { childEnvironment } from '../child-env.js';
 import { UserError } from '../errors.js';
-import { assertSameFamily, findClientTool } from '../mysql/client-tools.js';
+import { assertSameFamily, type ClientTool, findClientTool } from '../mysql/client-tools.js';
 import { describeAddress, describeDriverError, type ServerAddress, waitForServer } from '../mysql/connect.js';
 import { withDefaultsFile } from '../mysql/defaults-file.js';
 import { readServerInfo } from '../mysql/server-info.js';
@@ -57,7 +57,7 @@ export async function restoreDump(file: string, target: ServerAddress, options: 
     assertSameFamily(client, server, `the target ${where}`);
     const decision = decideGtidPurged(options.gtidPurged, options.dumpGtidSet, await readTargetGtidState(connection, server.flavour, options.dumpGtidSet));
     options.onReady?.(decision);
-    await streamIntoClient(file, target, client.binary, options);
+    await streamIntoClient(file, target, client, options);
     if (decision.action === 'apply') {
       await addToGtidPurged(connection, decision.gtidSet).catch((error: unknown) => {
         throw new UserError(
@@ -80,12 +80,12 @@ export async function restoreDump(file: string, target: ServerAddress, options: 
 async function streamIntoClient(
   file: string,
   target: ServerAddress,
-  clientBinary: string,
+  clientTool: ClientTool,
   options: { onBytes?: (bytes: number, total: number) => void; skipSchemas?: ReadonlySet<string>; signal?: AbortSignal },
 ): Promise<void> {
   const total = (await stat(file)).size;
-  await withDefaultsFile(target, async (defaultsFile) => {
-    const client = execa(clientBinary, [`--defaults-file=${defaultsFile}`, ...CLIENT_FLAGS], {
+  await withDefaultsFile(target, clientTool.flavour, async (defaultsFile) => {
+    const client = execa(clientTool.binary, [`--defaults-file=${defaultsFile}`, ...CLIENT_FLAGS], {
       stdout: 'ignore',
       buffer: { stderr: true },
       maxBuffer: { stderr: 1024 * 1024 },

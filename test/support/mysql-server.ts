@@ -50,6 +50,8 @@ export interface TestServerOptions {
   readonly binlog?: boolean;
   /** 64 by default: tests hold little data. The benchmark holds gigabytes and wants more. */
   readonly bufferPoolMiB?: number;
+  /** The server's certificate, its key and CA (PEM files); with them it accepts TCP only over TLS. */
+  readonly tls?: { readonly ca: string; readonly cert: string; readonly key: string };
 }
 
 export async function startTestServer(options: TestServerOptions = {}): Promise<TestServer> {
@@ -88,6 +90,7 @@ class LocalServer implements TestServer {
     readonly port: number,
     private readonly binlog: boolean,
     private readonly bufferPoolMiB: number,
+    private readonly tls: TestServerOptions['tls'],
   ) {}
 
   static async start(options: TestServerOptions): Promise<LocalServer> {
@@ -96,7 +99,7 @@ class LocalServer implements TestServer {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'mbs-test-server-'));
     await cp(template, path.join(dir, 'data'), { recursive: true });
     await mkdir(path.join(dir, 'tmp'));
-    const server = new LocalServer(distribution, dir, await freePort(), options.binlog ?? true, options.bufferPoolMiB ?? 64);
+    const server = new LocalServer(distribution, dir, await freePort(), options.binlog ?? true, options.bufferPoolMiB ?? 64, options.tls);
     LIVE.add(server);
     try {
       await server.#launch();
@@ -194,6 +197,8 @@ class LocalServer implements TestServer {
       ...(this.binlog ? [`--log-bin=${path.join(data, 'binlog')}`] : this.flavour === 'mysql' ? ['--skip-log-bin'] : []),
       ...(this.flavour === 'mysql' ? mysqlOnlyArgs(this.distribution, this.dir, this.binlog) : []),
       ...(IS_ROOT ? ['--user=root'] : []),
+      // The fixture's own admin connection uses the socket, which counts as secure transport.
+      ...(this.tls ? [`--ssl-ca=${this.tls.ca}`, `--ssl-cert=${this.tls.cert}`, `--ssl-key=${this.tls.key}`, '--require-secure-transport=ON'] : []),
     ];
     const child = spawn(this.distribution.serverBinary, args, { stdio: 'ignore' });
     this.#process = child;
