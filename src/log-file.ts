@@ -70,9 +70,10 @@ export class LogFile {
     // Room may be back: the held lines go first, so that this one is not dropped for want of it.
     if (this.#failure) this.#drain();
     const bytes = Buffer.from(line);
-    if (this.#heldBytes + bytes.length > this.#holdBytes) {
+    // The bound is for a log that cannot be written: a healthy one takes a line of any length.
+    if (this.#failure && this.#heldBytes + bytes.length > this.#holdBytes) {
       this.#droppedLines++;
-      if (this.#failure) this.#failure.droppedLines++;
+      this.#failure.droppedLines++;
     } else {
       this.#held.push(bytes);
       this.#heldBytes += bytes.length;

@@ -55,7 +55,12 @@ export class CronTimes {
       const change = this.#offsets.transitionBetween(after, after + MAX_SHIFT_MS);
       for (let wall = this.#nextWallTime(change + laterOffset - 1000); wall < change + offset; wall = this.#nextWallTime(wall)) {
         const second = wall - laterOffset;
-        if (second > after && second < best) best = second;
+        // Later wall times are later instants here: the first one after `after` is the one.
+        if (second >= best) break;
+        if (second > after) {
+          best = second;
+          break;
+        }
       }
     }
     return best;

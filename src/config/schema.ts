@@ -2,6 +2,7 @@ import path from 'node:path';
 import { validateDetailed } from 'node-cron';
 import { z } from 'zod';
 import { SSL_MODES, type Tls, tlsFromSettings } from '../mysql/tls.js';
+import { CronTimes } from '../schedule-times.js';
 import { Secret } from '../secret.js';
 import { DURATION_FORMAT, parseDuration } from './duration.js';
 
@@ -149,6 +150,12 @@ const cronExpression = z.string().superRefine((expression, ctx) => {
   if (!result.valid) {
     const why = result.errors.map((e) => `${e.field}: ${e.message}`).join('; ');
     ctx.addIssue({ code: 'custom', message: `is not a valid cron expression (${why})` });
+    return;
+  }
+  try {
+    new CronTimes(expression, 'UTC').nextAfter(Date.now());
+  } catch {
+    ctx.addIssue({ code: 'custom', message: 'never fires: no day within 30 years has what its fields ask for together' });
   }
 });
 
@@ -204,6 +211,14 @@ export const CONFIG_VARIABLES: readonly string[] = [
 ];
 
 const schema = variables.superRefine((values, ctx) => {
+    if ((values.MYSQL_SSL_MODE === 'VERIFY_CA' || values.MYSQL_SSL_MODE === 'VERIFY_IDENTITY') && values.MYSQL_SSL_CA === undefined) {
+      // MySQL's clients refuse the mode without a CA; the driver would take the system's CAs: they would disagree.
+      ctx.addIssue({
+        code: 'custom',
+        path: ['MYSQL_SSL_MODE'],
+        message: 'needs MYSQL_SSL_CA: the CA that signed the server\'s certificate (REQUIRED encrypts without checking it)',
+      });
+    }
     if ((values.MYSQL_SSL_CERT === undefined) !== (values.MYSQL_SSL_KEY === undefined)) {
       ctx.addIssue({
         code: 'custom',

@@ -56,7 +56,7 @@ export async function waitForServer(
     } catch (error) {
       const cause = redact(describeDriverError(error), server.password);
       // A TLS mismatch is a setting to change, not a server to wait for.
-      const tlsProblem = describeTlsProblem(error, server.tls);
+      const tlsProblem = describeTlsProblem(error, server.tls, cause);
       if (tlsProblem) throw new UserError(`MySQL at ${describeAddress(server)}: ${tlsProblem}`, { hint: `The driver said: ${cause}` });
       const errno = (error as { errno?: number }).errno;
       if (errno !== undefined && REFUSALS.has(errno)) {

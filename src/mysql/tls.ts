@@ -58,9 +58,14 @@ export function clientTlsOptions(tls: Tls | undefined, flavour: Flavour): Array<
   }
 }
 
-/** A TLS failure of the driver, as a cause a person can act on; undefined for other errors. */
-export function describeTlsProblem(error: unknown, tls: Tls | undefined): string | undefined {
-  const e = error as { code?: string; errno?: number; message?: string };
+/**
+ * A TLS failure of the driver, as a cause a person can act on; undefined for other errors.
+ * `cause` is the driver's message with the password redacted, the only form of it quoted.
+ */
+export function describeTlsProblem(error: unknown, tls: Tls | undefined, cause: string): string | undefined {
+  const e = error as { code?: string; errno?: number; message?: string; syscall?: string };
+  // A PEM file that cannot be read is a file problem, whatever its name says.
+  if (e.syscall === 'open' || e.code === 'ENOENT' || e.code === 'EACCES') return undefined;
   const text = `${e.code ?? ''} ${e.message ?? ''}`;
   if (e.errno === 3159 || /insecure transport|require_secure_transport/i.test(text)) {
     return 'the server accepts only TLS connections: set MYSQL_SSL_MODE (REQUIRED, or VERIFY_CA or VERIFY_IDENTITY with MYSQL_SSL_CA)';
@@ -70,7 +75,7 @@ export function describeTlsProblem(error: unknown, tls: Tls | undefined): string
   }
   if (/self[- ]signed|unable to (get|verify)|certificate|CERT_|ERR_TLS_CERT_ALTNAME/i.test(text)) {
     return (
-      `the server's certificate was not accepted (${e.message ?? e.code}): MYSQL_SSL_CA must be the CA that signed it` +
+      `the server's certificate was not accepted (${cause}): MYSQL_SSL_CA must be the CA that signed it` +
       `${tls?.mode === 'VERIFY_IDENTITY' ? ', and the certificate must name MYSQL_HOST' : ''}; ` +
       'MYSQL_SSL_MODE=REQUIRED encrypts without checking it, on purpose only'
     );

@@ -2,10 +2,13 @@ import { Transform, type TransformCallback } from 'node:stream';
 
 /** mysqldump --all-databases opens every database's part with this line (MariaDB's too). */
 const MARKER = Buffer.from('-- Current Database: `');
-const MARKER_AFTER_NEWLINE = Buffer.from('\n-- Current Database: `');
 /** The prefix, a name of at most 64 characters of up to 4 bytes with each backtick doubled, a backtick, a newline. */
 const MARKER_LINE_MAX = MARKER.length + 64 * 4 * 2 + 2;
 const MARKER_LINE = /^-- Current Database: `((?:[^`]|``)+)`\n?$/;
+/** The dump's footer (session settings put back, `-- Dump completed`) belongs to no database's part. */
+const FOOTER = Buffer.from('/*!40103 SET TIME_ZONE=@OLD_TIME_ZONE */;');
+/** What #scan looks for at line starts, and the same after a newline, for indexOf. */
+const LINE_STARTS = [MARKER, FOOTER].map((prefix) => ({ prefix, afterNewline: Buffer.concat([Buffer.from('\n'), prefix]) }));
 
 /**
  * Leaves the parts of chosen databases out of a dump as it streams: everything from a database's
@@ -56,13 +59,15 @@ export class SchemaFilter extends Transform {
     let from = 0;
     let search = 0;
     for (;;) {
-      let marker = -1;
-      if (search === 0 && lineStart && data.subarray(0, MARKER.length).equals(MARKER)) marker = 0;
-      else {
-        const newline = data.indexOf(MARKER_AFTER_NEWLINE, search);
-        if (newline !== -1) marker = newline + 1;
-      }
+      const marker = nextLineStart(data, search, lineStart);
       if (marker === -1 || marker >= end) break;
+      if (data.subarray(marker, marker + FOOTER.length).equals(FOOTER)) {
+        this.#pass(data, from, marker);
+        this.#skipping = false;
+        from = marker;
+        search = marker + 1;
+        continue;
+      }
       const newline = data.indexOf(0x0a, marker);
       const lineEnd = newline === -1 || newline >= end ? end : newline + 1;
       const name = MARKER_LINE.exec(data.subarray(marker, lineEnd).toString('utf8'))?.[1];
@@ -82,8 +87,25 @@ export class SchemaFilter extends Transform {
   }
 }
 
-/** Whether a line's beginning is a marker's beginning, or a marker without its end yet. */
+/** Where the first line at or after `from` that starts like a marker or the footer starts, or -1. */
+function nextLineStart(data: Buffer, from: number, lineStart: boolean): number {
+  let first = -1;
+  for (const { prefix, afterNewline } of LINE_STARTS) {
+    let at: number;
+    if (from === 0 && lineStart && data.subarray(0, prefix.length).equals(prefix)) at = 0;
+    else {
+      const newline = data.indexOf(afterNewline, Math.max(0, from - 1));
+      at = newline === -1 ? -1 : newline + 1;
+    }
+    if (at !== -1 && at >= from && (first === -1 || at < first)) first = at;
+  }
+  return first;
+}
+
+/** Whether a line's beginning is a marker's or the footer's beginning, or one without its end yet. */
 function mayBecomeMarker(start: Buffer): boolean {
-  const length = Math.min(start.length, MARKER.length);
-  return start.subarray(0, length).equals(MARKER.subarray(0, length));
+  return LINE_STARTS.some(({ prefix }) => {
+    const length = Math.min(start.length, prefix.length);
+    return start.subarray(0, length).equals(prefix.subarray(0, length));
+  });
 }

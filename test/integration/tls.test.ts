@@ -66,9 +66,12 @@ describe('a server with a self-signed certificate', () => {
   const env = async (extra: Record<string, string>) => sidecarEnv(fixture.server, PASSWORD, await makeTempDir(), extra);
 
   it('is refused with a clear error when its certificate is to be verified, and taken when verification is relaxed on purpose', async () => {
-    const verified = await runCli(['backup'], await env({ MYSQL_SSL_MODE: 'VERIFY_IDENTITY' }));
+    const verified = await runCli(['backup'], await env({ MYSQL_SSL_MODE: 'VERIFY_IDENTITY', MYSQL_SSL_CA: certs.ca }));
     expect(verified.exitCode).toBe(1);
     expect(verified.stderr).toMatch(/the server's certificate was not accepted \(.*self[- ]signed.*\)/i);
+    const withoutCa = await runCli(['backup'], await env({ MYSQL_SSL_MODE: 'VERIFY_CA' }));
+    expect(withoutCa.exitCode).toBe(2);
+    expect(withoutCa.stderr).toContain('MYSQL_SSL_MODE="VERIFY_CA" needs MYSQL_SSL_CA');
     expect((await runCli(['backup'], await env({ MYSQL_SSL_MODE: 'REQUIRED' }))).exitCode).toBe(0);
     // Trusting the certificate itself as the CA verifies it.
     expect((await runCli(['backup'], await env({ MYSQL_SSL_MODE: 'VERIFY_IDENTITY', MYSQL_SSL_CA: certs.selfSigned.cert }))).exitCode).toBe(0);

@@ -136,6 +136,11 @@ describe('configuration', () => {
     [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL="loud" expected one of fatal, error, warn, info, debug, trace'],
     [{ DRILL_SCHEDULE: '0 4 * * *' }, 'DRILL_DEFAULTS_FILE is not set but DRILL_SCHEDULE is'],
     [{ HTTP_PORT: '0' }, 'HTTP_PORT="0" expected a whole number from 1 to 65535'],
+    // node-cron takes it; the first Tuesday of a month is never its 31st.
+    [{ BACKUP_SCHEDULE: '0 0 31 * 2#1' }, 'BACKUP_SCHEDULE="0 0 31 * 2#1" never fires'],
+    [{ MYSQL_SSL_MODE: 'verify_identity' }, 'MYSQL_SSL_MODE="verify_identity" needs MYSQL_SSL_CA'],
+    [{ MYSQL_SSL_MODE: 'strict' }, 'MYSQL_SSL_MODE="strict" expected one of DISABLED, PREFERRED, REQUIRED, VERIFY_CA, VERIFY_IDENTITY'],
+    [{ MYSQL_SSL_CERT: __filename }, 'MYSQL_SSL_KEY is not set but its pair is'],
   ])('names the variable and what it expects: %j', (env, message) => {
     const problems = problemsOf({ MYSQL_USER: 'u', ...env });
     expect(problems).toHaveLength(1);

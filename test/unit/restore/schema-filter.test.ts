@@ -47,11 +47,15 @@ describe('the schema filter', () => {
     expect(await filtered(DUMP, [], [100, 200])).toBe(DUMP);
     // The cut is at the marker line: the comment line `--` above it stays with the part before.
     expect(await filtered(DUMP, ['we`ird', 'mysql', 'zeta'], [50])).toBe(
-      `${HEADER}${part('app', "INSERT INTO `t` VALUES (1,'-- Current Database: `mysql` in a value');")}--\n`,
+      `${HEADER}${part('app', "INSERT INTO `t` VALUES (1,'-- Current Database: `mysql` in a value');")}--\n${TRAILER}`,
     );
   });
 
-  it('skips the trailer with the last part only when that part is skipped, and keeps a last line without a newline', async () => {
+  it('keeps the footer when the last part is skipped, and a last line without a newline', async () => {
+    const lastSkipped = `${HEADER}${part('app', 'SELECT 1;')}${part('mysql', 'SELECT 2;')}${TRAILER}`;
+    for (let cut = 1; cut < lastSkipped.length; cut += 3) {
+      expect(await filtered(lastSkipped, ['mysql'], [cut]), `cut at ${cut}`).toBe(`${HEADER}${part('app', 'SELECT 1;')}--\n${TRAILER}`);
+    }
     const ending = `${HEADER}${part('app', 'SELECT 1;')}-- Current Database: \`mysql\``;
     expect(await filtered(ending, ['mysql'], [ending.length - 5])).toBe(HEADER + part('app', 'SELECT 1;'));
     expect(await filtered(`${HEADER}-- Current Database`, ['mysql'], [HEADER.length + 3])).toBe(`${HEADER}-- Current Database`);
