@@ -1,6 +1,7 @@
 import type { BinlogCoordinates } from './backup/dump-inspector.js';
 import type { Compression } from './config/schema.js';
 import type { LongQuery } from './mysql/long-query-guard.js';
+import type { NotificationKind, NotificationSignal } from './notify/notifier.js';
 import type { GtidDecision } from './restore/gtid.js';
 
 /**
@@ -75,6 +76,9 @@ export type SidecarEvent =
   // backup.log itself (log-file.ts): it cannot be written, and later it can again.
   | { type: 'log.failing'; file: string; cause: string; holdBytes: number }
   | { type: 'log.recovered'; file: string; failedForMs: number; heldLines: number; droppedLines: number }
+  // Pings and webhook posts (notify/): each delivered, or failed after its retries.
+  | { type: 'notify.delivered'; kind: NotificationKind; signal: NotificationSignal; url: string; status: number; attempts: number; durationMs: number }
+  | { type: 'notify.failed'; kind: NotificationKind; signal: NotificationSignal; url: string; attempts: number; durationMs: number; cause: string }
   // One writer per BACKUP_DIR (directory-lock.ts).
   | { type: 'lock.waiting'; dir: string; purpose: string; holder: string; heartbeatAgeMs: number }
   | { type: 'lock.staleRemoved'; dir: string; file: string; holder: string; heartbeatAgeMs: number }

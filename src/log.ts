@@ -68,7 +68,7 @@ export function logEvents(logger: Logger): EventSink {
   };
 }
 
-function describe(event: SidecarEvent): ['info' | 'warn' | 'error', string] {
+function describe(event: SidecarEvent): ['debug' | 'info' | 'warn' | 'error', string] {
   switch (event.type) {
     case 'run.started':
       return ['info', `run ${event.runId} started`];
@@ -172,11 +172,25 @@ function describe(event: SidecarEvent): ['info' | 'warn' | 'error', string] {
         `${event.file} takes lines again after ${formatElapsed(event.failedForMs)}: ${event.heldLines} held lines written` +
           (event.droppedLines > 0 ? `, ${event.droppedLines} dropped for want of room in memory` : ''),
       ];
+    case 'notify.delivered':
+      // Every run makes two or three: worth a line only when asked for (LOG_LEVEL=debug).
+      return ['debug', `${describeNotification(event)} delivered: HTTP ${event.status}${event.attempts > 1 ? ` at attempt ${event.attempts}` : ''}`];
+    case 'notify.failed':
+      return [
+        'warn',
+        `${describeNotification(event)} not delivered${event.attempts > 0 ? ` after ${event.attempts} ${event.attempts === 1 ? 'attempt' : 'attempts'}` : ''}: ${event.cause}; the run is not affected`,
+      ];
     case 'lock.waiting':
       return ['warn', `waiting for BACKUP_DIR ${event.dir} before ${event.purpose}: held by ${event.holder} (last heartbeat ${Math.round(event.heartbeatAgeMs / 1000)} s ago)`];
     case 'lock.staleRemoved':
       return ['warn', `removed the lock of a holder gone without releasing it: ${event.holder} (last heartbeat ${Math.round(event.heartbeatAgeMs / 1000)} s ago)`];
   }
+}
+
+/** "the fail ping to https://hc-ping.com/…", "the webhook (recovery) to https://hooks.slack.com/…" */
+function describeNotification(event: Extract<SidecarEvent, { type: 'notify.delivered' | 'notify.failed' }>): string {
+  const what = event.kind === 'webhook' ? `the webhook (${event.signal})` : `the ${event.signal} ping${event.kind === 'drill_ping' ? ' of the drills' : ''}`;
+  return `${what} to ${event.url}`;
 }
 
 /** Whole seconds, at least one: what a duration in a log line needs. */

@@ -7,7 +7,7 @@ import { tlsSettingsOfOptionFile } from '../mysql/tls.js';
 import { type Config, DEFAULTS, parseSettings, type Settings } from './schema.js';
 
 /** Variables that may instead be read from a file named by `<NAME>_FILE` (Docker secrets). */
-const FILE_VARIABLES = ['MYSQL_PASSWORD', 'MYSQL_USER'] as const;
+const FILE_VARIABLES = ['MYSQL_PASSWORD', 'MYSQL_USER', 'NOTIFY_PING_URL', 'NOTIFY_DRILL_PING_URL', 'NOTIFY_WEBHOOK_URL'] as const;
 
 const TLS_FILE_VARIABLES = ['MYSQL_SSL_CA', 'MYSQL_SSL_CERT', 'MYSQL_SSL_KEY'] as const;
 const TLS_VARIABLES = ['MYSQL_SSL_MODE', ...TLS_FILE_VARIABLES] as const;

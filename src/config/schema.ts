@@ -57,8 +57,22 @@ export interface Config {
     readonly schedule: string | undefined;
     readonly defaultsFile: string | undefined;
   };
+  /** Pings to a dead-man's switch and a chat webhook (notify/); each off unless its URL is set. */
+  readonly notify: {
+    /** Secrets: a ping or webhook URL carries its token in the path. */
+    readonly pingUrl: Secret | undefined;
+    readonly drillPingUrl: Secret | undefined;
+    readonly webhookUrl: Secret | undefined;
+    readonly webhookOn: readonly WebhookOccasion[];
+    /** One attempt's limit; a delivery makes up to three. */
+    readonly timeoutMs: number;
+  };
   readonly logLevel: string;
 }
+
+/** When the webhook posts: a failed run, the first good one after failures, every good one. */
+export const WEBHOOK_OCCASIONS = ['failure', 'recovery', 'success'] as const;
+export type WebhookOccasion = (typeof WEBHOOK_OCCASIONS)[number];
 
 /**
  * 8437 lies outside the ports the Prometheus project allocates to exporters (9100-9999) and its
@@ -89,6 +103,7 @@ export const DEFAULTS = {
   BACKUP_BINLOG_COORDINATES: 'auto',
   TZ: 'UTC',
   LOG_LEVEL: 'info',
+  NOTIFY_TIMEOUT: '10s',
   HTTP_HOST: '0.0.0.0',
   HTTP_PORT: String(DEFAULT_HTTP_PORT),
 } as const;
@@ -107,6 +122,9 @@ const duration = z.string().transform((text, ctx) => {
   }
   return ms;
 });
+
+/** A duration within [minMs, maxMs], checked at its field as wholeNumber checks a number. */
+const boundedDuration = (minMs: number, maxMs: number, expected: string) => duration.pipe(z.number().min(minMs, expected).max(maxMs, expected));
 
 /** A duration, or off (returned as undefined). */
 const durationOrOff = z.string().transform((text, ctx) => {
@@ -159,6 +177,30 @@ const cronExpression = z.string().superRefine((expression, ctx) => {
   }
 });
 
+/** An http(s) URL; its value is never shown in a message (it holds a token), only what is wrong. */
+const notifyUrl = z.string().superRefine((text, ctx) => {
+  let url: URL;
+  try {
+    url = new URL(text.trim());
+  } catch {
+    ctx.addIssue({ code: 'custom', message: 'is not a URL: expected http:// or https:// followed by a host (the value is not shown: it may hold a token)' });
+    return;
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    ctx.addIssue({ code: 'custom', message: `is a ${url.protocol} URL: expected http:// or https://` });
+  }
+});
+
+const webhookOccasions = z.string().transform((text, ctx) => {
+  const words = text.split(',').map((word) => word.trim().toLowerCase()).filter(Boolean);
+  const unknown = words.filter((word) => !(WEBHOOK_OCCASIONS as readonly string[]).includes(word));
+  if (words.length === 0 || unknown.length > 0) {
+    ctx.addIssue({ code: 'custom', message: `expected a comma-separated list of ${WEBHOOK_OCCASIONS.join(', ')}` });
+    return z.NEVER;
+  }
+  return [...new Set(words)] as WebhookOccasion[];
+});
+
 const timeZone = z.string().refine(isTimeZone, {
   message: 'is not a time zone: expected an IANA name such as UTC or Europe/Berlin',
 });
@@ -197,6 +239,11 @@ const variables = z.object({
     HTTP_PORT: wholeNumber(1, 65535),
     DRILL_SCHEDULE: cronExpression.optional(),
     DRILL_DEFAULTS_FILE: z.string().optional(),
+    NOTIFY_PING_URL: notifyUrl.optional(),
+    NOTIFY_DRILL_PING_URL: notifyUrl.optional(),
+    NOTIFY_WEBHOOK_URL: notifyUrl.optional(),
+    NOTIFY_WEBHOOK_ON: webhookOccasions.optional(),
+    NOTIFY_TIMEOUT: boundedDuration(1_000, 60_000, 'expected a duration from 1s to 1m: one attempt of a delivery, made up to three times'),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace'], {
       error: 'expected one of fatal, error, warn, info, debug, trace',
     }),
@@ -208,6 +255,9 @@ export const CONFIG_VARIABLES: readonly string[] = [
   'MYSQL_DEFAULTS_FILE',
   'MYSQL_PASSWORD_FILE',
   'MYSQL_USER_FILE',
+  'NOTIFY_PING_URL_FILE',
+  'NOTIFY_DRILL_PING_URL_FILE',
+  'NOTIFY_WEBHOOK_URL_FILE',
 ];
 
 const schema = variables.superRefine((values, ctx) => {
@@ -233,6 +283,9 @@ const schema = variables.superRefine((values, ctx) => {
         message: 'is not set but DRILL_SCHEDULE is: name a .my.cnf (host, port, user, password) of the scratch server drills restore into',
       });
     }
+    if (values.NOTIFY_WEBHOOK_ON !== undefined && values.NOTIFY_WEBHOOK_URL === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['NOTIFY_WEBHOOK_ON'], message: 'is set but NOTIFY_WEBHOOK_URL is not: name the webhook, or unset it' });
+    }
     const level = values.BACKUP_COMPRESSION_LEVEL;
     if (level === undefined) return;
     if (values.BACKUP_COMPRESSION === 'none') {
@@ -257,7 +310,7 @@ const schema = variables.superRefine((values, ctx) => {
 export type Settings = Record<string, string | undefined>;
 
 /** Variables whose value must never be echoed back, not even in a validation message. */
-const SECRET_VARIABLES = new Set(['MYSQL_PASSWORD']);
+const SECRET_VARIABLES = new Set(['MYSQL_PASSWORD', 'NOTIFY_PING_URL', 'NOTIFY_DRILL_PING_URL', 'NOTIFY_WEBHOOK_URL']);
 
 /**
  * Validates the merged settings and returns the typed configuration, or the list of problems.
@@ -325,10 +378,19 @@ export function parseSettings(
       schedule: v.DRILL_SCHEDULE?.trim(),
       defaultsFile: v.DRILL_DEFAULTS_FILE === undefined ? undefined : path.resolve(options.cwd, v.DRILL_DEFAULTS_FILE),
     },
+    notify: {
+      pingUrl: secretUrl(v.NOTIFY_PING_URL),
+      drillPingUrl: secretUrl(v.NOTIFY_DRILL_PING_URL),
+      webhookUrl: secretUrl(v.NOTIFY_WEBHOOK_URL),
+      webhookOn: v.NOTIFY_WEBHOOK_ON ?? ['failure', 'recovery'],
+      timeoutMs: v.NOTIFY_TIMEOUT,
+    },
     logLevel: v.LOG_LEVEL,
   };
   return { config: deepFreeze(config) };
 }
+
+const secretUrl = (text: string | undefined) => (text === undefined ? undefined : new Secret(text.trim()));
 
 function isTimeZone(name: string): boolean {
   try {
