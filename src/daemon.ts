@@ -14,6 +14,7 @@ import { createMetrics } from './metrics.js';
 import { UserError } from './errors.js';
 import { describeAddress } from './mysql/connect.js';
 import { resolveDrillTarget } from './mysql/target.js';
+import { Notifier } from './notify/notifier.js';
 import { drillWithEvents } from './restore/drill.js';
 import { applyRetention } from './retention.js';
 import { RunHistory } from './run-history.js';
@@ -72,8 +73,10 @@ async function startHoldingLock(config: Config, options: DaemonOptions, daemonLo
   const upcoming = upcomingRuns(config.schedule.expression, config.schedule.timeZone, 24);
   const maxAgeMs = config.schedule.maxAgeMs ?? defaultMaxAgeMs(upcoming);
   const history = await RunHistory.fromDisk(dir);
+  const notificationKinds = Notifier.configuredKinds(config.notify);
   const metrics = createMetrics({
     history,
+    notificationKinds,
     backupDir: dir,
     version: options.version,
     maxAgeMs,
@@ -82,6 +85,11 @@ async function startHoldingLock(config: Config, options: DaemonOptions, daemonLo
   });
   const observers: EventSink[] = [log, history.observe, metrics.observe];
   const emit: EventSink = (event: SidecarEvent) => observers.forEach((observe) => observe(event));
+  // Last, so that a ping never goes out for a run the log and the metrics have not seen yet.
+  const notifier = notificationKinds.length > 0
+    ? new Notifier(config.notify, emit, { target: describeAddress(config.mysql), consecutiveFailures: history.consecutiveFailures })
+    : undefined;
+  if (notifier) observers.push(notifier.observe);
 
   const strandedPartials = new Set<string>();
   const scheduler: BackupScheduler = new BackupScheduler({
@@ -226,6 +234,8 @@ async function startHoldingLock(config: Config, options: DaemonOptions, daemonLo
       const outcomes = await Promise.all([scheduler.stop(graceMs), drills?.stop(graceMs) ?? 'idle']);
       // A drill abandoned is an abandoned run too: what a person reading daemon.stopped needs to know.
       const outcome: StopOutcome = outcomes.includes('abandoned') ? 'abandoned' : outcomes.includes('finished') ? 'finished' : 'idle';
+      // The last run's ping or webhook, if still on its way, gets one attempt's time, no more.
+      await notifier?.drain(config.notify.timeoutMs);
       await http.close();
       // The state of the last run is on disk before another daemon may take the directory.
       await history.flush();

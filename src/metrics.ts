@@ -5,6 +5,7 @@ import { assessSizes, type SizePolicy } from './backup/size-check.js';
 import { assertWritableDirectory } from './backup/store.js';
 import type { EventSink } from './events.js';
 import type { LogFileState } from './log-file.js';
+import type { NotificationKind } from './notify/notifier.js';
 import { FAILURES_UNHEALTHY } from './health.js';
 import type { RunHistory } from './run-history.js';
 
@@ -33,6 +34,8 @@ export function createMetrics(options: {
   sizePolicy: SizePolicy;
   /** Whether backup.log takes lines (log-file.ts). */
   logState?: () => LogFileState;
+  /** The receivers configured, whose counters start at 0 so that an alert sees the first failure. */
+  notificationKinds?: readonly NotificationKind[];
 }): SidecarMetrics {
   const { history, backupDir } = options;
   const registry = new Registry();
@@ -105,6 +108,16 @@ export function createMetrics(options: {
   const drills = new Counter({ name: `${PREFIX}drills_total`, help: 'Finished restore drills by result.', labelNames: ['result'], registers });
   const lastDrill = new Gauge({ name: `${PREFIX}last_drill_timestamp_seconds`, help: 'When the last restore drill ended (Unix time), since start; 0 if none.', registers });
   const lastDrillSuccess = new Gauge({ name: `${PREFIX}last_drill_success`, help: '1 if the last restore drill passed, 0 if it failed or none ran since start.', registers });
+  const notifications = new Counter({
+    name: `${PREFIX}notifications_total`,
+    help: 'Pings and webhook posts by receiver (kind) and outcome: delivered, or failed after its retries (or dropped).',
+    labelNames: ['kind', 'result'],
+    registers,
+  });
+  for (const kind of options.notificationKinds ?? []) {
+    notifications.inc({ kind, result: 'delivered' }, 0);
+    notifications.inc({ kind, result: 'failed' }, 0);
+  }
   const duration = new Histogram({
     name: `${PREFIX}duration_seconds`,
     help: 'Duration of successful backup runs (dump and store).',
@@ -169,6 +182,10 @@ export function createMetrics(options: {
         break;
       case 'retention.deleted':
         deleted.inc();
+        break;
+      case 'notify.delivered':
+      case 'notify.failed':
+        notifications.inc({ kind: event.kind, result: event.type === 'notify.delivered' ? 'delivered' : 'failed' });
         break;
       case 'drill.succeeded':
       case 'drill.failed':

@@ -4,6 +4,9 @@ import { lockEvents, withDirectoryLock } from '../backup/directory-lock.js';
 import { assertWritableDirectory } from '../backup/store.js';
 import { loadConfig } from '../config/load.js';
 import { createLogger, logEvents } from '../log.js';
+import { describeAddress } from '../mysql/connect.js';
+import { Notifier } from '../notify/notifier.js';
+import type { EventSink } from '../events.js';
 import type { CommandContext } from './context.js';
 
 export const summary = 'take one backup now; exit 0 only when a verified dump is stored';
@@ -19,8 +22,14 @@ export async function backupCommand(args: string[], context: CommandContext): Pr
   const abort = new AbortController();
   const cancel = () => abort.abort();
   process.once('SIGINT', cancel).once('SIGTERM', cancel);
+  const logged = logEvents(logger);
+  // Pings and the webhook as the daemon sends them, but no recovery: a command keeps no history of failures.
+  const notifier = Notifier.configuredKinds(config.notify).length > 0 ? new Notifier(config.notify, logged, { target: describeAddress(config.mysql) }) : undefined;
+  const emit: EventSink = (event) => {
+    logged(event);
+    notifier?.observe(event);
+  };
   try {
-    const emit = logEvents(logger);
     const dir = config.backup.dir;
     const purpose = 'a backup started by hand (the backup command)';
     // Refuses, rather than waits, while another writer is at work: a person is waiting for the answer.
@@ -37,5 +46,7 @@ export async function backupCommand(args: string[], context: CommandContext): Pr
     return outcome.fatal ? 2 : 1;
   } finally {
     process.off('SIGINT', cancel).off('SIGTERM', cancel);
+    // A cron job waits for the answer: the pings get one attempt's time after the run, no more.
+    await notifier?.drain(config.notify.timeoutMs);
   }
 }
