@@ -35,7 +35,7 @@ export async function deliver(request: Request, options: { timeoutMs: number; si
     const waited = await sleep(delay, true, { signal: options.signal }).catch(() => false);
     if (!waited) break;
   }
-  if (options.signal?.aborted) cause = `abandoned when the daemon stopped${attempts > 0 ? ` (last: ${cause})` : ', before its first attempt'}`;
+  if (options.signal?.aborted) cause = `abandoned when the sidecar stopped${attempts > 0 ? ` (last: ${cause})` : ', before its first attempt'}`;
   return { ok: false, cause, attempts, durationMs: Date.now() - began };
 }
 

@@ -46,7 +46,7 @@ describe('a delivery', () => {
     const stop = new AbortController();
     setTimeout(() => stop.abort(), 100);
     const outcome = await deliver({ url: `${receiver.origin}/x`, method: 'GET' }, { timeoutMs: 1_000, retryDelaysMs: [5_000, 5_000], signal: stop.signal });
-    expect(outcome).toMatchObject({ ok: false, attempts: 1, cause: 'abandoned when the daemon stopped (last: HTTP 502 Bad Gateway)' });
+    expect(outcome).toMatchObject({ ok: false, attempts: 1, cause: 'abandoned when the sidecar stopped (last: HTTP 502 Bad Gateway)' });
   });
 });
 

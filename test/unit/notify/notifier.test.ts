@@ -164,8 +164,8 @@ describe('a receiver that does not take a notification', () => {
     const abandoned = reported.slice(2);
     expect(abandoned).toHaveLength(20);
     expect(abandoned[0]).toMatchObject({ type: 'notify.failed', attempts: 1 });
-    expect((abandoned[0] as { cause: string }).cause).toMatch(/^abandoned when the daemon stopped \(last: /);
-    expect(abandoned[19]).toMatchObject({ type: 'notify.failed', attempts: 0, cause: 'abandoned when the daemon stopped, before its first attempt' });
+    expect((abandoned[0] as { cause: string }).cause).toMatch(/^abandoned when the sidecar stopped \(last: /);
+    expect(abandoned[19]).toMatchObject({ type: 'notify.failed', attempts: 0, cause: 'abandoned when the sidecar stopped, before its first attempt' });
     expect(JSON.stringify(reported)).not.toContain(TOKEN);
   });
 });
