@@ -86,9 +86,7 @@ async function startHoldingLock(config: Config, options: DaemonOptions, daemonLo
   const observers: EventSink[] = [log, history.observe, metrics.observe];
   const emit: EventSink = (event: SidecarEvent) => observers.forEach((observe) => observe(event));
   // Last, so that a ping never goes out for a run the log and the metrics have not seen yet.
-  const notifier = notificationKinds.length > 0
-    ? new Notifier(config.notify, emit, { target: describeAddress(config.mysql), consecutiveFailures: history.consecutiveFailures })
-    : undefined;
+  const notifier = Notifier.ifConfigured(config.notify, emit, { target: describeAddress(config.mysql), consecutiveFailures: history.consecutiveFailures });
   if (notifier) observers.push(notifier.observe);
 
   const strandedPartials = new Set<string>();

@@ -24,7 +24,7 @@ export async function backupCommand(args: string[], context: CommandContext): Pr
   process.once('SIGINT', cancel).once('SIGTERM', cancel);
   const logged = logEvents(logger);
   // Pings and the webhook as the daemon sends them, but no recovery: a command keeps no history of failures.
-  const notifier = Notifier.configuredKinds(config.notify).length > 0 ? new Notifier(config.notify, logged, { target: describeAddress(config.mysql) }) : undefined;
+  const notifier = Notifier.ifConfigured(config.notify, logged, { target: describeAddress(config.mysql) });
   const emit: EventSink = (event) => {
     logged(event);
     notifier?.observe(event);

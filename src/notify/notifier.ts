@@ -39,10 +39,15 @@ export class Notifier {
     this.#failures.backup = options.consecutiveFailures ?? 0;
   }
 
-  /** The receivers whose URL is set; with none the notifier is not wired in at all. */
+  /** The receivers whose URL is set. */
   static configuredKinds(settings: Config['notify']): NotificationKind[] {
     const urls: Record<NotificationKind, Secret | undefined> = { ping: settings.pingUrl, drill_ping: settings.drillPingUrl, webhook: settings.webhookUrl };
     return NOTIFICATION_KINDS.filter((kind) => urls[kind] !== undefined);
+  }
+
+  /** A notifier when any URL is set; without one, none, so that nothing is wired in at all. */
+  static ifConfigured(settings: Config['notify'], emit: EventSink, options: ConstructorParameters<typeof Notifier>[2]): Notifier | undefined {
+    return Notifier.configuredKinds(settings).length > 0 ? new Notifier(settings, emit, options) : undefined;
   }
 
   readonly observe: EventSink = (event: SidecarEvent) => {

@@ -1,22 +1,16 @@
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { useBackupServer } from '../support/backup-server.js';
 import { sidecarEnv } from '../support/daemon-env.js';
 import { isDumpName, makeTempDir, readLogEvents, runCli } from '../support/cli.js';
-import { type HttpReceiver, startHttpReceiver } from '../support/http-receiver.js';
+import { useHttpReceiver } from '../support/http-receiver.js';
 
 const PASSWORD = 'notify-test-password';
 const TOKEN = '7d3f0c2e-ping-token';
 const KEY = 'q5-key-in-the-query';
 
-let receiver: HttpReceiver;
-beforeEach(async () => {
-  receiver = await startHttpReceiver();
-});
-afterEach(async () => {
-  await receiver.close();
-});
+const receiver = useHttpReceiver();
 
 describe('the backup command with a ping URL', () => {
   const fixture = useBackupServer({ password: PASSWORD });

@@ -1,6 +1,7 @@
 import { once } from 'node:events';
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { afterEach, beforeEach } from 'vitest';
 
 export interface ReceivedRequest {
   readonly method: string;
@@ -57,5 +58,30 @@ export async function startHttpReceiver(initial: Answer = 200): Promise<HttpRece
       for (const socket of sockets) socket.destroy();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
+  };
+}
+
+/** A fresh receiver for each test of the calling file, closed after it (as useBackupServer gives a server). */
+export function useHttpReceiver(): Omit<HttpReceiver, 'close'> {
+  let current: HttpReceiver | undefined;
+  beforeEach(async () => {
+    current = await startHttpReceiver();
+  });
+  afterEach(async () => {
+    await current?.close();
+    current = undefined;
+  });
+  const now = () => {
+    if (!current) throw new Error('useHttpReceiver: the receiver exists only while a test runs');
+    return current;
+  };
+  return {
+    get origin() {
+      return now().origin;
+    },
+    get requests() {
+      return now().requests;
+    },
+    answer: (with_) => now().answer(with_),
   };
 }

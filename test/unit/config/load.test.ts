@@ -158,3 +158,48 @@ describe('configuration', () => {
     expect(config.backup.logFile).toBe(path.join(cwd, 'backups', 'backup.log'));
   });
 });
+
+const URL_TOKEN = '5f1c8e0a-token-in-the-path';
+
+describe('notification settings', () => {
+  it('are all off by default, with failure and recovery as the webhook occasions and 10 s per attempt', () => {
+    expect(load({ MYSQL_USER: 'u' }).notify).toEqual({ pingUrl: undefined, drillPingUrl: undefined, webhookUrl: undefined, webhookOn: ['failure', 'recovery'], timeoutMs: 10_000 });
+  });
+
+  it('keep the URLs secret however the configuration is printed', () => {
+    const config = load({ MYSQL_USER: 'u', NOTIFY_PING_URL: `https://hc-ping.com/${URL_TOKEN}`, NOTIFY_WEBHOOK_URL: `https://hooks.example/services/${URL_TOKEN}` });
+    expect(config.notify.pingUrl?.reveal()).toBe(`https://hc-ping.com/${URL_TOKEN}`);
+    expect(inspect(config, { depth: 10 }) + JSON.stringify(config)).not.toContain(URL_TOKEN);
+  });
+
+  it('read a URL from its _FILE, without the trailing newline', async () => {
+    const file = path.join(cwd, 'ping-url');
+    await writeFile(file, `https://hc-ping.com/${URL_TOKEN}\n`);
+    expect(load({ MYSQL_USER: 'u', NOTIFY_PING_URL_FILE: file }).notify.pingUrl?.reveal()).toBe(`https://hc-ping.com/${URL_TOKEN}`);
+  });
+
+  it('refuse a value that is not an http(s) URL, naming the variable and never the value', () => {
+    const problems = problemsOf({ MYSQL_USER: 'u', NOTIFY_PING_URL: `hc-ping.com/${URL_TOKEN}`, NOTIFY_WEBHOOK_URL: `ftp://files.example/${URL_TOKEN}` });
+    expect(problems).toHaveLength(2);
+    expect(problems[0]).toMatch(/^NOTIFY_PING_URL is not a URL/);
+    expect(problems[1]).toMatch(/^NOTIFY_WEBHOOK_URL is a ftp: URL: expected http:\/\/ or https:\/\//);
+    expect(problems.join('\n')).not.toContain(URL_TOKEN);
+  });
+
+  it('take a list of webhook occasions, refusing unknown words and occasions without a webhook', () => {
+    const url = 'https://hooks.example/x';
+    expect(load({ MYSQL_USER: 'u', NOTIFY_WEBHOOK_URL: url, NOTIFY_WEBHOOK_ON: ' Failure, success,failure ' }).notify.webhookOn).toEqual(['failure', 'success']);
+    expect(problemsOf({ MYSQL_USER: 'u', NOTIFY_WEBHOOK_URL: url, NOTIFY_WEBHOOK_ON: 'failure,sucess' })).toEqual([
+      'NOTIFY_WEBHOOK_ON="failure,sucess" expected a comma-separated list of failure, recovery, success',
+    ]);
+    expect(problemsOf({ MYSQL_USER: 'u', NOTIFY_WEBHOOK_ON: 'failure' })).toEqual([
+      'NOTIFY_WEBHOOK_ON="failure" is set but NOTIFY_WEBHOOK_URL is not: name the webhook, or unset it',
+    ]);
+  });
+
+  it('bound NOTIFY_TIMEOUT to 1s..1m', () => {
+    expect(load({ MYSQL_USER: 'u', NOTIFY_TIMEOUT: '30s' }).notify.timeoutMs).toBe(30_000);
+    expect(problemsOf({ MYSQL_USER: 'u', NOTIFY_TIMEOUT: '2m' })[0]).toMatch(/^NOTIFY_TIMEOUT="2m" .*expected a duration from 1s to 1m/);
+    expect(problemsOf({ MYSQL_USER: 'u', NOTIFY_TIMEOUT: 'soon' })[0]).toMatch(/^NOTIFY_TIMEOUT="soon"/);
+  });
+});

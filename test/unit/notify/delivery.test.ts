@@ -1,16 +1,10 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { deliver } from '../../../src/notify/delivery.js';
 import { publicUrl, scrubUrl, withPathSuffix } from '../../../src/notify/endpoint.js';
 import { Secret } from '../../../src/secret.js';
-import { type HttpReceiver, startHttpReceiver } from '../../support/http-receiver.js';
+import { useHttpReceiver } from '../../support/http-receiver.js';
 
-let receiver: HttpReceiver;
-beforeEach(async () => {
-  receiver = await startHttpReceiver();
-});
-afterEach(async () => {
-  await receiver.close();
-});
+const receiver = useHttpReceiver();
 
 const quickly = { timeoutMs: 1_000, retryDelaysMs: [20, 20] };
 

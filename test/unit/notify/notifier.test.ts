@@ -1,20 +1,14 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Config } from '../../../src/config/schema.js';
 import type { SidecarEvent } from '../../../src/events.js';
 import { Notifier } from '../../../src/notify/notifier.js';
 import { Secret } from '../../../src/secret.js';
-import { type HttpReceiver, startHttpReceiver } from '../../support/http-receiver.js';
+import { startHttpReceiver, useHttpReceiver } from '../../support/http-receiver.js';
 
 const TOKEN = '0b7e3c52-9f3a-4c1e-token';
 const SERVER = 'db.internal:3306';
 
-let receiver: HttpReceiver;
-beforeEach(async () => {
-  receiver = await startHttpReceiver();
-});
-afterEach(async () => {
-  await receiver.close();
-});
+const receiver = useHttpReceiver();
 
 function settings(urls: { ping?: string; drillPing?: string; webhook?: string }, more: Partial<Config['notify']> = {}): Config['notify'] {
   const secret = (path: string | undefined) => (path === undefined ? undefined : new Secret(`${receiver.origin}${path}`));
@@ -138,9 +132,10 @@ describe('a receiver that does not take a notification', () => {
   });
 
   it('that cannot be reached is named without the token', async () => {
-    const closed = receiver.origin;
-    await receiver.close();
-    receiver = await startHttpReceiver();
+    // A port that answered a moment ago and is closed now: connections to it are refused.
+    const gone = await startHttpReceiver();
+    const closed = gone.origin;
+    await gone.close();
     const { notifier, reported } = notifierFor({ ...settings({}), pingUrl: new Secret(`${closed}/ping/${TOKEN}`) });
     notifier.observe(started('r'));
     // Refused connections are retried 1 s and 3 s later.
