@@ -18,8 +18,12 @@ export interface HttpReceiver {
   /** http://127.0.0.1:PORT */
   readonly origin: string;
   readonly requests: ReceivedRequest[];
-  /** Changes the answer to the requests from now on. */
-  answer(with_: Answer): void;
+  /**
+   * Changes the answers from the next request on: each request takes the next of them, and the
+   * last stays for every request after. `answer(503, 200)`: one failure, then success, whatever
+   * the timing.
+   */
+  answer(...answers: [Answer, ...Answer[]]): void;
   close(): Promise<void>;
 }
 
@@ -30,12 +34,13 @@ export interface HttpReceiver {
 export async function startHttpReceiver(initial: Answer = 200): Promise<HttpReceiver> {
   const requests: ReceivedRequest[] = [];
   const sockets = new Set<Socket>();
-  let current = initial;
+  let queued: Answer[] = [initial];
   const server = http.createServer((request, response) => {
     const chunks: Buffer[] = [];
     request.on('data', (chunk: Buffer) => chunks.push(chunk));
     request.on('end', () => {
       requests.push({ method: request.method ?? '', url: request.url ?? '', contentType: request.headers['content-type'], body: Buffer.concat(chunks).toString('utf8') });
+      const current = queued.length > 1 ? (queued.shift() as Answer) : (queued[0] as Answer);
       if (current === 'hang') return;
       response.writeHead(current, { 'content-type': 'text/plain' }).end(current < 400 ? 'OK' : 'no');
     });
@@ -50,8 +55,8 @@ export async function startHttpReceiver(initial: Answer = 200): Promise<HttpRece
   return {
     origin: `http://127.0.0.1:${port}`,
     requests,
-    answer(with_) {
-      current = with_;
+    answer(...answers) {
+      queued = [...answers];
     },
     async close() {
       // A hanging request's socket would keep close() waiting for ever.
@@ -82,6 +87,6 @@ export function useHttpReceiver(): Omit<HttpReceiver, 'close'> {
     get requests() {
       return now().requests;
     },
-    answer: (with_) => now().answer(with_),
+    answer: (...answers) => now().answer(...answers),
   };
 }

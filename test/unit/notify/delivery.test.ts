@@ -17,8 +17,7 @@ describe('a delivery', () => {
   });
 
   it('succeeds at the attempt the receiver answers again', async () => {
-    receiver.answer(503);
-    setTimeout(() => receiver.answer(200), 10);
+    receiver.answer(503, 200);
     const outcome = await deliver({ url: `${receiver.origin}/x`, method: 'POST', body: '{"text":"hi"}', contentType: 'application/json' }, { timeoutMs: 1_000, retryDelaysMs: [200, 200] });
     expect(outcome).toMatchObject({ ok: true, status: 200, attempts: 2 });
     expect(receiver.requests.map((r) => [r.method, r.body, r.contentType])).toEqual([
