@@ -1,6 +1,8 @@
 import { removeLeftovers, removeStrandedPartials } from './backup/hygiene.js';
 import { readInventory } from './backup/inventory.js';
 import { runBackup } from './backup/run.js';
+import { newestDumpBinlogFile } from './backup/manifest.js';
+import { BinlogStreamer, describeStreamProblem } from './binlog/streamer.js';
 import { acquireDirectoryLock, DirectoryBusy, type DirectoryLock, lockEvents, withDirectoryLock } from './backup/directory-lock.js';
 import { sizePolicy } from './backup/size-check.js';
 import { assertWritableDirectory } from './backup/store.js';
@@ -82,6 +84,7 @@ async function startHoldingLock(config: Config, options: DaemonOptions, daemonLo
     maxAgeMs,
     sizePolicy: sizePolicy(config.retention),
     ...(options.logState ? { logState: options.logState } : {}),
+    ...(config.binlog.archive ? { binlog: () => streamer!.status } : {}),
   });
   const observers: EventSink[] = [log, history.observe, metrics.observe];
   const emit: EventSink = (event: SidecarEvent) => observers.forEach((observe) => observe(event));
@@ -149,6 +152,19 @@ async function startHoldingLock(config: Config, options: DaemonOptions, daemonLo
     }
   }
 
+  // A gap means the archive cannot roll forward from the dumps there are: a new one, at once.
+  const streamer: BinlogStreamer | undefined = config.binlog.archive
+    ? new BinlogStreamer({
+        source: config.mysql,
+        clientDir: config.mysql.clientDir,
+        dir: config.binlog.dir,
+        serverId: config.binlog.serverId,
+        emit,
+        newestDumpFile: () => newestDumpBinlogFile(dir),
+        onGap: () => scheduler.trigger(),
+      })
+    : undefined;
+
   // Everything that can refuse the configuration does so before the HTTP server listens.
   const drills = config.drill.schedule ? scheduleDrills(config, config.drill.schedule, emit) : undefined;
 
@@ -168,7 +184,8 @@ async function startHoldingLock(config: Config, options: DaemonOptions, daemonLo
         consecutiveFailures: history.consecutiveFailures,
         runsFinished: history.runsFinished,
         directoryProblem,
-        secondaryProblem: describeLogProblem(config.backup.logFile, options.logState?.()),
+        secondaryProblem:
+          describeLogProblem(config.backup.logFile, options.logState?.()) ?? (streamer ? describeStreamProblem(streamer.status, nowMs) : null),
       });
       const { lastSuccess, lastFailure } = history;
       return {
@@ -203,6 +220,7 @@ async function startHoldingLock(config: Config, options: DaemonOptions, daemonLo
   else daemonLock.lost.addEventListener('abort', onDaemonLockLost);
   scheduler.start();
   drills?.start();
+  streamer?.start();
   // A redeploy or restart right after a good backup does not dump again: the schedule owes none yet.
   const intervalMs = shortestGapMs(upcoming);
   const newest = history.lastSuccess;
@@ -232,6 +250,7 @@ async function startHoldingLock(config: Config, options: DaemonOptions, daemonLo
       const outcomes = await Promise.all([scheduler.stop(graceMs), drills?.stop(graceMs) ?? 'idle']);
       // A drill abandoned is an abandoned run too: what a person reading daemon.stopped needs to know.
       const outcome: StopOutcome = outcomes.includes('abandoned') ? 'abandoned' : outcomes.includes('finished') ? 'finished' : 'idle';
+      await streamer?.stop();
       // The last run's ping or webhook, if still on its way, gets one attempt's time, no more.
       await notifier?.drain(config.notify.timeoutMs);
       await http.close();

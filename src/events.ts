@@ -1,4 +1,5 @@
 import type { BinlogCoordinates } from './backup/dump-inspector.js';
+import type { RestartReason } from './binlog/streamer.js';
 import type { Compression } from './config/schema.js';
 import type { LongQuery } from './mysql/long-query-guard.js';
 import type { NotificationKind, NotificationSignal } from './notify/notifier.js';
@@ -79,6 +80,13 @@ export type SidecarEvent =
   // Pings and webhook posts (notify/): each delivered, or failed after its retries.
   | { type: 'notify.delivered'; kind: NotificationKind; signal: NotificationSignal; url: string; status: number; attempts: number; durationMs: number }
   | { type: 'notify.failed'; kind: NotificationKind; signal: NotificationSignal; url: string; attempts: number; durationMs: number; cause: string }
+  // The binlog archive (binlog/): streaming, interrupted and restarted, refused, a gap, a file complete.
+  | { type: 'binlog.streaming'; server: string; from: string; dir: string; serverId: number; client: string }
+  | { type: 'binlog.interrupted'; reason: RestartReason; cause: string; retryInMs: number }
+  | { type: 'binlog.refused'; cause: string; hint?: string; retryInMs: number }
+  | { type: 'binlog.gap'; cause: string; resumeAt: string; previousEpoch: string | null }
+  | { type: 'binlog.rotated'; file: string; bytes: number }
+  | { type: 'binlog.stopped'; dir: string; archivedBytes: number }
   // One writer per BACKUP_DIR (directory-lock.ts).
   | { type: 'lock.waiting'; dir: string; purpose: string; holder: string; heartbeatAgeMs: number }
   | { type: 'lock.staleRemoved'; dir: string; file: string; holder: string; heartbeatAgeMs: number }

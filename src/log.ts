@@ -160,6 +160,21 @@ function describe(event: SidecarEvent): ['debug' | 'info' | 'warn' | 'error', st
       return ['warn', `${event.signal} again: abandoning run ${event.runInFlight ?? '(none)'} now`];
     case 'daemon.stopped':
       return ['info', `stopped (${event.outcome}) after ${event.waitedMs} ms`];
+    case 'binlog.streaming':
+      return ['info', `archiving the binary log of ${event.server} from ${event.from} into ${event.dir} (replication server id ${event.serverId})`];
+    case 'binlog.interrupted':
+      return ['warn', `the binlog stream stopped (${event.reason}): ${event.cause}; restarting in ${event.retryInMs} ms`];
+    case 'binlog.refused':
+      return ['error', `the binlog archive cannot start: ${event.cause}; checking again in ${formatDuration(event.retryInMs)}`];
+    case 'binlog.gap':
+      return [
+        'error',
+        `gap in the binlog archive: ${event.cause}; a new epoch starts at ${event.resumeAt}${event.previousEpoch ? ` (the files before it moved to ${event.previousEpoch})` : ''}, and a dump runs now`,
+      ];
+    case 'binlog.rotated':
+      return ['info', `binlog ${event.file} archived complete (${event.bytes} bytes)`];
+    case 'binlog.stopped':
+      return ['info', `the binlog archive stopped; ${event.archivedBytes} bytes in ${event.dir}`];
     case 'log.failing':
       return [
         'error',

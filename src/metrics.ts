@@ -1,6 +1,7 @@
 import { statfs } from 'node:fs/promises';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { readInventory } from './backup/inventory.js';
+import { type BinlogStatus, RESTART_REASONS } from './binlog/streamer.js';
 import { assessSizes, type SizePolicy } from './backup/size-check.js';
 import { assertWritableDirectory } from './backup/store.js';
 import type { EventSink } from './events.js';
@@ -36,6 +37,8 @@ export function createMetrics(options: {
   logState?: () => LogFileState;
   /** The receivers configured, whose counters start at 0 so that an alert sees the first failure. */
   notificationKinds?: readonly NotificationKind[];
+  /** The binlog archive's state, when BINLOG_ARCHIVE is on; its metrics exist only then. */
+  binlog?: () => BinlogStatus;
 }): SidecarMetrics {
   const { history, backupDir } = options;
   const registry = new Registry();
@@ -118,6 +121,21 @@ export function createMetrics(options: {
     notifications.inc({ kind, result: 'delivered' }, 0);
     notifications.inc({ kind, result: 'failed' }, 0);
   }
+  // Registered only with BINLOG_ARCHIVE on: a series that can never move would only mislead.
+  const binlogRegisters = options.binlog ? registers : [];
+  const binlogRestarts = new Counter({
+    name: `${PREFIX}binlog_restarts_total`,
+    help: 'Times the binlog stream ended and was started again, by reason (connection-lost, stalled, failed, exited).',
+    labelNames: ['reason'],
+    registers: binlogRegisters,
+  });
+  for (const reason of RESTART_REASONS) binlogRestarts.inc({ reason }, 0);
+  const binlogGaps = new Counter({
+    name: `${PREFIX}binlog_gaps_total`,
+    help: 'Gaps in the binlog archive: binary log the server no longer had when the archive needed it. Each starts a new epoch and a dump.',
+    registers: binlogRegisters,
+  });
+  if (options.binlog) registerBinlogGauges(registry, options.binlog);
   const duration = new Histogram({
     name: `${PREFIX}duration_seconds`,
     help: 'Duration of successful backup runs (dump and store).',
@@ -187,6 +205,12 @@ export function createMetrics(options: {
       case 'notify.failed':
         notifications.inc({ kind: event.kind, result: event.type === 'notify.delivered' ? 'delivered' : 'failed' });
         break;
+      case 'binlog.interrupted':
+        binlogRestarts.inc({ reason: event.reason });
+        break;
+      case 'binlog.gap':
+        binlogGaps.inc();
+        break;
       case 'drill.succeeded':
       case 'drill.failed':
         drills.inc({ result: event.type === 'drill.succeeded' ? 'success' : 'failure' });
@@ -205,4 +229,28 @@ export function createMetrics(options: {
       return registry.metrics();
     },
   };
+}
+
+/** The archive's gauges, read from its state at each scrape. */
+function registerBinlogGauges(registry: Registry, status: () => BinlogStatus): void {
+  const gauge = (name: string, help: string, read: (s: BinlogStatus) => number) =>
+    new Gauge({
+      name: `${PREFIX}${name}`,
+      help,
+      registers: [registry],
+      collect() {
+        this.set(read(status()));
+      },
+    });
+  gauge('binlog_streamer_up', '1 while the binlog stream runs (mysqlbinlog connected, its output fsynced every second).', (s) => (s.up ? 1 : 0));
+  gauge('binlog_lag_bytes', 'Bytes of binary log the server has written that the archive has not fsynced yet, at the last poll (every 5 s); -1 if unknown.', (s) =>
+    s.lagBytes ?? -1,
+  );
+  gauge('binlog_last_event_timestamp_seconds', 'Timestamp of the newest event in the archive (Unix time); 0 if none.', (s) => (s.lastEventAtMs ?? 0) / 1000);
+  gauge(
+    'binlog_recoverable_until_timestamp_seconds',
+    'A replay of the archive reaches this time (Unix time): the last fsynced transaction, or the last poll that found the archive level with the server. 0 if nothing is archived.',
+    (s) => (s.recoverableUntilMs ?? 0) / 1000,
+  );
+  gauge('binlog_archived_bytes', 'Bytes of binary log in BINLOG_DIR (the current epoch).', (s) => s.archivedBytes);
 }

@@ -1,8 +1,11 @@
 import { readFile } from 'node:fs/promises';
+import path from 'node:path';
 import type { Compression, Config } from '../config/schema.js';
 import type { ClientTool } from '../mysql/client-tools.js';
 import type { ServerInfo } from '../mysql/server-info.js';
 import type { BinlogCoordinates, DumpInspection } from './dump-inspector.js';
+import { readInventory } from './inventory.js';
+import { manifestFileName } from './naming.js';
 
 /** `<dump>.manifest.json`: what a person or `list`/`verify` needs to know about one backup. */
 export interface Manifest {
@@ -68,4 +71,11 @@ export async function readManifest(manifestPath: string): Promise<Manifest | nul
   } catch {
     return null;
   }
+}
+
+/** The binary log file the newest good dump in `dir` stands in, from its manifest; null if it recorded none. */
+export async function newestDumpBinlogFile(dir: string): Promise<string | null> {
+  const newest = (await readInventory(dir)).backups.find((backup) => backup.checksummed);
+  if (!newest) return null;
+  return (await readManifest(path.join(dir, manifestFileName(newest.name))))?.binlog?.file ?? null;
 }

@@ -57,6 +57,14 @@ export interface Config {
     readonly schedule: string | undefined;
     readonly defaultsFile: string | undefined;
   };
+  /** The binlog archive (binlog/streamer.ts): the server's binary log streamed into `dir` as it is written. */
+  readonly binlog: {
+    readonly archive: boolean;
+    /** Absolute; $BACKUP_DIR/binlogs unless BINLOG_DIR names another. */
+    readonly dir: string;
+    /** The replication server id the stream connects with; no other server or replica may use it. */
+    readonly serverId: number;
+  };
   /** Pings to a dead-man's switch and a chat webhook (notify/); each off unless its URL is set. */
   readonly notify: {
     /** Secrets: a ping or webhook URL carries its token in the path. */
@@ -101,6 +109,9 @@ export const DEFAULTS = {
   // read lock). mydumper's guard defaults to 60 s, a minute of stalled writes.
   BACKUP_LONG_QUERY_GUARD: '5s',
   BACKUP_BINLOG_COORDINATES: 'auto',
+  BINLOG_ARCHIVE: 'false',
+  // High, so as not to meet the small ids servers and replicas are usually given; checked at start.
+  BINLOG_SERVER_ID: '4000000001',
   TZ: 'UTC',
   LOG_LEVEL: 'info',
   NOTIFY_TIMEOUT: '10s',
@@ -234,6 +245,9 @@ const variables = z.object({
     BACKUP_LONG_QUERY_GUARD: durationOrOff,
     BACKUP_BINLOG_COORDINATES: z.enum(['auto', 'off'], { error: 'expected auto or off' }),
     BACKUP_LOG_FILE: z.string().optional(),
+    BINLOG_ARCHIVE: z.enum([...TRUTHY, ...FALSY], { error: 'expected true or false' }),
+    BINLOG_DIR: z.string().optional(),
+    BINLOG_SERVER_ID: wholeNumber(1, 4_294_967_295),
     TZ: timeZone,
     HTTP_HOST: z.string().regex(/^[^\s]+$/, 'expected an address to listen on, e.g. 0.0.0.0 or 127.0.0.1'),
     HTTP_PORT: wholeNumber(1, 65535),
@@ -332,13 +346,17 @@ export function parseSettings(
     return { problems };
   }
   const v = result.data;
+  const backupDir = path.resolve(options.cwd, v.BACKUP_DIR);
+  // Resolved as BACKUP_LOG_FILE is: relative to BACKUP_DIR.
+  if (v.BINLOG_DIR !== undefined && path.resolve(backupDir, v.BINLOG_DIR) === backupDir) {
+    return { problems: [`${options.describe('BINLOG_DIR')}=${JSON.stringify(v.BINLOG_DIR)} is BACKUP_DIR itself: binary logs need a directory of their own (the default is BACKUP_DIR/binlogs)`] };
+  }
   const compressionLevel =
     v.BACKUP_COMPRESSION === 'none'
       ? 0
       : v.BACKUP_COMPRESSION_LEVEL !== undefined
         ? Number(v.BACKUP_COMPRESSION_LEVEL)
         : COMPRESSION_LEVELS[v.BACKUP_COMPRESSION].default;
-  const backupDir = path.resolve(options.cwd, v.BACKUP_DIR);
   const config: Config = {
     mysql: {
       host: v.MYSQL_HOST,
@@ -374,6 +392,11 @@ export function parseSettings(
       sizeDropRatio: v.BACKUP_SIZE_DROP_RATIO,
     },
     http: { host: v.HTTP_HOST, port: v.HTTP_PORT },
+    binlog: {
+      archive: (TRUTHY as readonly string[]).includes(v.BINLOG_ARCHIVE),
+      dir: path.resolve(backupDir, v.BINLOG_DIR ?? 'binlogs'),
+      serverId: v.BINLOG_SERVER_ID,
+    },
     drill: {
       schedule: v.DRILL_SCHEDULE?.trim(),
       defaultsFile: v.DRILL_DEFAULTS_FILE === undefined ? undefined : path.resolve(options.cwd, v.DRILL_DEFAULTS_FILE),

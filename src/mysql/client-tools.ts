@@ -9,6 +9,7 @@ import type { Flavour } from './server-info.js';
 const NAMES = {
   mysqldump: ['mysqldump', 'mariadb-dump'],
   mysql: ['mysql', 'mariadb'],
+  mysqlbinlog: ['mysqlbinlog', 'mariadb-binlog'],
 } as const;
 
 type ClientToolRole = keyof typeof NAMES;
@@ -27,17 +28,24 @@ const INSTALL_HINT =
   'or point MYSQL_CLIENT_DIR at the directory that holds them.';
 
 /**
- * Finds `role` (mysqldump or mysql) in MYSQL_CLIENT_DIR, or on PATH when that is unset, and reads
+ * Finds `role` (mysqldump, mysql or mysqlbinlog) in MYSQL_CLIENT_DIR, or on PATH when that is unset, and reads
  * which family and release it belongs to.
  */
 export async function findClientTool(role: ClientToolRole, clientDir: string | undefined): Promise<ClientTool> {
   for (const name of NAMES[role]) {
     const binary = clientDir === undefined ? name : path.join(clientDir, name);
     if (clientDir !== undefined && !(await isExecutable(binary))) continue;
-    const result = await execa(binary, ['--version'], { extendEnv: false, env: childEnvironment(), reject: false });
+    // MariaDB's mysqlbinlog names only its own version ("Ver 3.5") on that line; its --help, which
+    // starts with the same line, says whose it is.
+    const flag = role === 'mysqlbinlog' ? '--help' : '--version';
+    const result = await execa(binary, [flag], { extendEnv: false, env: childEnvironment(), reject: false });
     if ((result as { code?: string }).code === 'ENOENT') continue;
-    if (result.failed) throw new UserError(`${binary} --version failed: ${result.stderr || result.shortMessage}`, { hint: INSTALL_HINT });
-    return parseClientBanner(binary, result.stdout.split('\n')[0] ?? '');
+    if (result.failed) throw new UserError(`${binary} ${flag} failed: ${result.stderr || result.shortMessage}`, { hint: INSTALL_HINT });
+    const [banner = '', ...rest] = result.stdout.split('\n');
+    if (role === 'mysqlbinlog' && !/MariaDB/i.test(banner) && /MariaDB/.test(rest.slice(0, 5).join('\n'))) {
+      return { binary, flavour: 'mariadb', version: /Ver (\d+(?:\.\d+)+)/.exec(banner)?.[1] ?? 'unknown', banner };
+    }
+    return parseClientBanner(binary, banner);
   }
   const where = clientDir === undefined ? 'on PATH' : `in MYSQL_CLIENT_DIR (${clientDir})`;
   throw new UserError(`${NAMES[role].join(' or ')} was not found ${where}`, { hint: INSTALL_HINT });

@@ -1,0 +1,96 @@
+import { chmod, mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { BinlogEventScanner, type ScanPosition } from './event-scanner.js';
+
+/**
+ * BINLOG_DIR: the server's binary log files under their own names, copied byte for byte. The
+ * streamer (mysqlbinlog --raw) writes each under FETCH_PREFIX first; a copy takes the real name
+ * only once it holds at least as much as the one it replaces (archive.ts), so the archive never
+ * shrinks. Directory 0700, files 0600: a binary log holds every row written.
+ */
+export const FETCH_PREFIX = '.fetch-';
+
+/** "binlog.000042", "mysql-bin.000001", "db1-bin.1000000": a base name, a dot, six digits or more. */
+const BINLOG_NAME = /^[^.][^/]*\.(\d{6,})$/;
+
+export const isBinlogName = (name: string) => BINLOG_NAME.test(name);
+
+/** Sequence number of a binlog file name: files sort by it, not by text (000999 < 1000000). */
+export const sequenceOf = (name: string) => Number(BINLOG_NAME.exec(name)?.[1] ?? NaN);
+
+export const byLogOrder = (a: string, b: string) => sequenceOf(a) - sequenceOf(b) || a.localeCompare(b);
+
+export async function prepareArchiveDir(dir: string): Promise<void> {
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  // An existing directory keeps its mode under mkdir: an archive readable by others is tightened.
+  await chmod(dir, 0o700);
+}
+
+export interface ArchivedFile {
+  readonly name: string;
+  readonly size: number;
+}
+
+/** The archived files in log order; in-flight copies (FETCH_PREFIX) are not among them. */
+export async function listArchive(dir: string): Promise<ArchivedFile[]> {
+  const names = (await readdir(dir)).filter(isBinlogName).sort(byLogOrder);
+  const files: ArchivedFile[] = [];
+  for (const name of names) {
+    const info = await stat(path.join(dir, name)).catch(() => null);
+    if (info?.isFile()) files.push({ name, size: info.size });
+  }
+  return files;
+}
+
+/** The copies mysqlbinlog is writing (or a killed one left), by the name they will take. */
+export async function listFetches(dir: string): Promise<ArchivedFile[]> {
+  const files: ArchivedFile[] = [];
+  for (const entry of await readdir(dir)) {
+    if (!entry.startsWith(FETCH_PREFIX) || !isBinlogName(entry.slice(FETCH_PREFIX.length))) continue;
+    const info = await stat(path.join(dir, entry)).catch(() => null);
+    if (info?.isFile()) files.push({ name: entry.slice(FETCH_PREFIX.length), size: info.size });
+  }
+  return files.sort((a, b) => byLogOrder(a.name, b.name));
+}
+
+export async function removeFetches(dir: string): Promise<void> {
+  for (const fetch of await listFetches(dir)) await rm(path.join(dir, FETCH_PREFIX + fetch.name), { force: true });
+}
+
+/** Gives a fetched copy its real name (0600), replacing the shorter copy there, and makes the rename durable. */
+export async function adoptFetch(dir: string, name: string): Promise<void> {
+  const from = path.join(dir, FETCH_PREFIX + name);
+  await chmod(from, 0o600);
+  await rename(from, path.join(dir, name));
+  await fsyncPath(dir);
+}
+
+/** fsync of a file or directory by path; mysqlbinlog never syncs what it writes, so the daemon does. */
+export async function fsyncPath(file: string): Promise<void> {
+  const handle = await open(file, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+const READ_CHUNK_BYTES = 1024 * 1024;
+
+/** Scans `file` from where `scanner` stopped up to `upTo` bytes. */
+export async function scanFile(file: string, scanner: BinlogEventScanner, upTo: number): Promise<ScanPosition> {
+  const handle = await open(file, 'r');
+  try {
+    const buffer = Buffer.alloc(READ_CHUNK_BYTES);
+    let offset = scanner.fedBytes;
+    while (offset < upTo) {
+      const { bytesRead } = await handle.read(buffer, 0, Math.min(READ_CHUNK_BYTES, upTo - offset), offset);
+      if (bytesRead === 0) break;
+      scanner.feed(buffer.subarray(0, bytesRead));
+      offset += bytesRead;
+    }
+    return scanner.position;
+  } finally {
+    await handle.close();
+  }
+}
