@@ -5,6 +5,7 @@ import { useBackupServer } from '../support/backup-server.js';
 import { countEvents, isDumpName, makeTempDir, runCli, startCli, waitForLog } from '../support/cli.js';
 import { sidecarEnv } from '../support/daemon-env.js';
 import { freePort } from '../support/mysql-server.js';
+import { scrape } from '../support/scrape.js';
 
 const PASSWORD = 'observe-pw';
 
@@ -27,20 +28,6 @@ async function waitForHealth(
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
   throw new Error(`/health did not answer ${expected} within ${timeoutMs} ms; last: ${JSON.stringify(last)}`);
-}
-
-/** Parses the exposition text into name{labels} -> value. */
-async function scrape(base: string): Promise<Map<string, number>> {
-  const text = await (await fetch(`${base}/metrics`)).text();
-  return new Map(
-    text
-      .split('\n')
-      .filter((line) => line.startsWith('mysql_backup_'))
-      .map((line) => {
-        const at = line.lastIndexOf(' ');
-        return [line.slice(0, at), Number(line.slice(at + 1))];
-      }),
-  );
 }
 
 describe('the HTTP endpoints of run', () => {

@@ -25,6 +25,12 @@ export const BACKUP_GRANTS = {
   mysql: 'SELECT, SHOW VIEW, TRIGGER, EVENT, PROCESS, FLUSH_TABLES, REPLICATION CLIENT',
 } as const;
 
+/** What the binlog archive needs on top (README, "The binlog archive"): reading the stream, and SHOW BINARY LOGS. */
+export const BINLOG_GRANTS = {
+  mariadb: 'REPLICATION SLAVE, BINLOG MONITOR',
+  mysql: 'REPLICATION SLAVE, REPLICATION CLIENT',
+} as const;
+
 export async function createBackupAccount(server: TestServer, user: string, password: string): Promise<void> {
   await server.query('CREATE USER ?@? IDENTIFIED BY ?', [user, '%', password]);
   await server.query(`GRANT ${BACKUP_GRANTS[server.flavour]} ON *.* TO ?@?`, [user, '%']);
