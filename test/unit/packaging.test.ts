@@ -217,7 +217,7 @@ describe('the repository', () => {
       extendEnv: false,
     });
     expect(stdout).toContain(String.raw`IDENTIFIED BY 'it''s a \\ test';`);
-    expect(stdout).toContain("GRANT SELECT, SHOW VIEW, TRIGGER, EVENT, PROCESS, RELOAD, REPLICATION CLIENT ON *.* TO 'backup'@'%';");
+    expect(stdout).toContain("GRANT SELECT, SHOW VIEW, TRIGGER, EVENT, PROCESS, RELOAD, REPLICATION CLIENT, REPLICATION SLAVE ON *.* TO 'backup'@'%';");
   });
 
   it('.env.example reads the same to a shell as it says: single-quoted values, nothing run', async () => {

@@ -1,6 +1,7 @@
 # Sourced (not executed) by the server image's entrypoint once, on the first start with an empty
-# data directory: the least-privilege account the sidecar dumps as, with the password compose
-# gives both containers as the secret backup_db_password (set once, in .env).
+# data directory: the least-privilege account the sidecar dumps as (and, with BINLOG_ARCHIVE,
+# streams the binary log as: REPLICATION SLAVE), with the password compose gives both containers
+# as the secret backup_db_password (set once, in .env).
 # docker_process_sql passes root's password through a private file: no password on a command line.
 # The image's entrypoint would execute an executable script instead, without docker_process_sql.
 command -v docker_process_sql >/dev/null || { echo "10-backup-account.sh: must be sourced by the server image's entrypoint (do not make it executable)" >&2; exit 1; }
@@ -15,6 +16,6 @@ backup_password=${backup_password//\\/\\\\}
 backup_password=${backup_password//\'/\'\'}
 docker_process_sql --database=mysql <<-EOSQL
 	CREATE USER IF NOT EXISTS 'backup'@'%' IDENTIFIED BY '${backup_password}';
-	GRANT SELECT, SHOW VIEW, TRIGGER, EVENT, PROCESS, RELOAD, REPLICATION CLIENT ON *.* TO 'backup'@'%';
+	GRANT SELECT, SHOW VIEW, TRIGGER, EVENT, PROCESS, RELOAD, REPLICATION CLIENT, REPLICATION SLAVE ON *.* TO 'backup'@'%';
 EOSQL
 unset backup_password backup_password_file

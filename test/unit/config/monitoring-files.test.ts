@@ -11,7 +11,9 @@ const CONFIG = path.resolve(import.meta.dirname, '../../../config');
 /** Every mysql_backup_* name the sidecar exports, read from a real rendering of its registry. */
 async function exportedNames(): Promise<Set<string>> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'mbs-metrics-'));
-  const metrics = createMetrics({ history: new RunHistory(), backupDir: dir, version: 'test', maxAgeMs: 1000, sizePolicy: { dropRatio: 0.5, baselineMs: 7 * 86_400_000 }, notificationKinds: ['ping'] });
+  const metrics = createMetrics({ history: new RunHistory(), backupDir: dir, version: 'test', maxAgeMs: 1000, sizePolicy: { dropRatio: 0.5, baselineMs: 7 * 86_400_000 }, notificationKinds: ['ping'],
+    binlog: () => ({ up: true, sinceMs: 0, problem: null, archivedBytes: 0, lagBytes: 0, lastEventAtMs: null, recoverableUntilMs: null }),
+  });
   const text = await metrics.render();
   return new Set([...text.matchAll(/^(mysql_backup_\w+)/gm)].map((m) => m[1]!));
 }
