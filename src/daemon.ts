@@ -2,6 +2,7 @@ import { removeLeftovers, removeStrandedPartials } from './backup/hygiene.js';
 import { readInventory } from './backup/inventory.js';
 import { runBackup } from './backup/run.js';
 import { newestDumpBinlogFile } from './backup/manifest.js';
+import { pruneBinlogArchive } from './binlog/retention.js';
 import { BinlogStreamer, describeStreamProblem } from './binlog/streamer.js';
 import { acquireDirectoryLock, DirectoryBusy, type DirectoryLock, lockEvents, withDirectoryLock } from './backup/directory-lock.js';
 import { sizePolicy } from './backup/size-check.js';
@@ -147,6 +148,8 @@ async function startHoldingLock(config: Config, options: DaemonOptions, daemonLo
     }
     try {
       await applyRetention(dir, config.retention, emit, { runId });
+      // After the dumps: which binary log is still needed follows from which dumps are kept.
+      if (config.binlog.archive) await pruneBinlogArchive(config.binlog.dir, dir, emit, runId);
     } catch (error) {
       emit({ type: 'retention.failed', runId, cause: (error as Error).message });
     }

@@ -87,6 +87,8 @@ export type SidecarEvent =
   | { type: 'binlog.gap'; cause: string; resumeAt: string; previousEpoch: string | null }
   | { type: 'binlog.rotated'; file: string; bytes: number }
   | { type: 'binlog.stopped'; dir: string; archivedBytes: number }
+  /** Archive retention: files (and epoch directories, with a trailing /) no kept dump needs. */
+  | { type: 'binlog.pruned'; runId?: string; deleted: readonly string[]; bytes: number; keptFrom: string }
   // One writer per BACKUP_DIR (directory-lock.ts).
   | { type: 'lock.waiting'; dir: string; purpose: string; holder: string; heartbeatAgeMs: number }
   | { type: 'lock.staleRemoved'; dir: string; file: string; holder: string; heartbeatAgeMs: number }

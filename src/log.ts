@@ -173,6 +173,8 @@ function describe(event: SidecarEvent): ['debug' | 'info' | 'warn' | 'error', st
       ];
     case 'binlog.rotated':
       return ['info', `binlog ${event.file} archived complete (${event.bytes} bytes)`];
+    case 'binlog.pruned':
+      return ['info', `binlog archive retention deleted ${event.deleted.join(', ')} (${event.bytes} bytes): the oldest kept dump rolls forward from ${event.keptFrom}`];
     case 'binlog.stopped':
       return ['info', `the binlog archive stopped; ${event.archivedBytes} bytes in ${event.dir}`];
     case 'log.failing':
