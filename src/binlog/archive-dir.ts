@@ -1,6 +1,6 @@
 import { chmod, mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { BinlogEventScanner, type ScanPosition } from './event-scanner.js';
+import { BINLOG_MAGIC, BinlogEventScanner, type ScanPosition } from './event-scanner.js';
 
 /**
  * BINLOG_DIR: the server's binary log files under their own names, copied byte for byte. The
@@ -94,3 +94,41 @@ export async function scanFile(file: string, scanner: BinlogEventScanner, upTo: 
     await handle.close();
   }
 }
+
+/** Bytes from the start of a file compared to tell whether two copies are of the same file. */
+const IDENTITY_BYTES = 64 * 1024;
+
+/**
+ * Whether two copies under one name are of the same server's file: a new or restored server
+ * writes a file of the same name with other contents. Compared over their common start, but for
+ * the opening format description event's flags and checksum, which the server rewrites when it
+ * closes the file (the in-use flag); its server id and creation time stay.
+ */
+export async function sameBinlogFile(a: string, b: string): Promise<boolean> {
+  const [left, right] = await Promise.all([readStart(a), readStart(b)]);
+  const length = Math.min(left.length, right.length);
+  const start = BINLOG_MAGIC.length;
+  const openingEnd = left.length >= start + 13 ? start + left.readUInt32LE(start + 9) : null;
+  const masked = (buffer: Buffer) => {
+    const copy = Buffer.from(buffer.subarray(0, length));
+    // Header flags: bytes 17-18 of the event; its checksum: its last 4 bytes.
+    if (length > start + 18) copy.fill(0, start + 17, start + 19);
+    if (openingEnd !== null && length >= openingEnd) copy.fill(0, openingEnd - 4, openingEnd);
+    return copy;
+  };
+  return masked(left).equals(masked(right));
+}
+
+async function readStart(file: string): Promise<Buffer> {
+  const handle = await open(file, 'r');
+  try {
+    const buffer = Buffer.alloc(IDENTITY_BYTES);
+    const { bytesRead } = await handle.read(buffer, 0, IDENTITY_BYTES, 0);
+    return buffer.subarray(0, bytesRead);
+  } finally {
+    await handle.close();
+  }
+}
+
+/** `<file>.index.json` beside each sealed file (seal.ts). */
+export const indexFileName = (name: string) => `${name}.index.json`;

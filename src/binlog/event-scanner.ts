@@ -15,7 +15,12 @@ const HEADER_BYTES = 19;
 const QUERY_EVENT = 2;
 const STOP_EVENT = 3;
 const ROTATE_EVENT = 4;
+const FORMAT_DESCRIPTION_EVENT = 15;
 const XID_EVENT = 16;
+/** MySQL's GTID event: flags u8, source uuid (16 bytes), transaction number u64. */
+const GTID_LOG_EVENT = 33;
+/** MariaDB's: sequence number u64, domain id u32; the server id is the header's. */
+const MARIADB_GTID_EVENT = 162;
 const XA_PREPARE_LOG_EVENT = 38;
 /** A QUERY_EVENT's fixed part after the header: thread id, exec time, db length, error code, status length. */
 const QUERY_POST_HEADER_BYTES = 13;
@@ -35,6 +40,21 @@ export interface ScanPosition {
   readonly finished: boolean;
 }
 
+/** What a sealed file's index records: who wrote it, when, and which transactions it holds. */
+export interface FileFacts {
+  readonly firstEventAtMs: number | null;
+  /** From the format description event, which opens every file: the writing server's id and version. */
+  readonly serverId: number | null;
+  readonly serverVersion: string | null;
+  /**
+   * Transaction numbers seen, first and last, per source: MySQL "uuid", MariaDB "domain-server".
+   * Ranges, not sets: a hole inside one is not seen here.
+   */
+  readonly gtids: Readonly<Record<string, { first: number; last: number }>>;
+  /** The file the closing rotate names; null: not closed by a rotate. */
+  readonly nextFile: string | null;
+}
+
 export class BinlogEventScanner {
   #pending: Buffer = Buffer.alloc(0);
   #scanned = 0;
@@ -44,6 +64,14 @@ export class BinlogEventScanner {
   #magicSeen = false;
   #fed = 0;
   #finished = false;
+  #checksumBytes = 0;
+  #facts: {
+    firstEventAtMs: number | null;
+    serverId: number | null;
+    serverVersion: string | null;
+    gtids: Record<string, { first: number; last: number }>;
+    nextFile: string | null;
+  } = { firstEventAtMs: null, serverId: null, serverVersion: null, gtids: {}, nextFile: null };
 
   /** Bytes fed so far, parsed or waiting for the rest of their event: where the next chunk starts. */
   get fedBytes(): number {
@@ -52,6 +80,10 @@ export class BinlogEventScanner {
 
   get position(): ScanPosition {
     return { scannedBytes: this.#scanned, committedBytes: this.#committed, committedAtMs: this.#committedAtMs, lastEventAtMs: this.#lastEventAtMs, finished: this.#finished };
+  }
+
+  get facts(): FileFacts {
+    return { ...this.#facts, gtids: { ...this.#facts.gtids } };
   }
 
   /** Throws when the bytes are not a binary log: a copy that cannot be replayed is never counted as one. */
@@ -79,6 +111,7 @@ export class BinlogEventScanner {
       // A real rotate (timestamp set) closes the file; the artificial one a dump starts with does not.
       this.#finished = (type === ROTATE_EVENT && timestamp !== 0) || type === STOP_EVENT;
       // Artificial events (a rotate the server sends first) carry timestamp 0.
+      this.#learn(type, timestamp, data.subarray(offset, offset + size));
       if (timestamp !== 0) {
         this.#lastEventAtMs = timestamp * 1000;
         if (endsTransaction(type, data.subarray(offset, offset + size))) {
@@ -90,7 +123,43 @@ export class BinlogEventScanner {
     }
     this.#pending = Buffer.from(data.subarray(offset));
   }
+
+  #learn(type: number, timestamp: number, event: Buffer): void {
+    const facts = this.#facts;
+    if (timestamp !== 0) facts.firstEventAtMs ??= timestamp * 1000;
+    const body = event.subarray(HEADER_BYTES, event.length - this.#checksumBytes);
+    switch (type) {
+      case FORMAT_DESCRIPTION_EVENT:
+        // Its own last five bytes: the checksum algorithm (1: CRC32) and the checksum itself.
+        this.#checksumBytes = event[event.length - 5] === 1 ? 4 : 0;
+        facts.serverId ??= event.readUInt32LE(5);
+        facts.serverVersion ??= event.subarray(HEADER_BYTES + 2, HEADER_BYTES + 52).toString('latin1').replace(/\0.*$/s, '');
+        break;
+      case GTID_LOG_EVENT:
+        if (body.length >= 25) this.#sawGtid(formatUuid(body.subarray(1, 17)), Number(body.readBigUInt64LE(17)));
+        break;
+      case MARIADB_GTID_EVENT:
+        if (body.length >= 12) this.#sawGtid(`${body.readUInt32LE(8)}-${event.readUInt32LE(5)}`, Number(body.readBigUInt64LE(0)));
+        break;
+      case ROTATE_EVENT:
+        if (timestamp !== 0 && body.length > 8) facts.nextFile = body.subarray(8).toString('latin1');
+        break;
+      default:
+        break;
+    }
+  }
+
+  #sawGtid(source: string, sequence: number): void {
+    const range = this.#facts.gtids[source];
+    if (!range) this.#facts.gtids[source] = { first: sequence, last: sequence };
+    else range.last = Math.max(range.last, sequence);
+  }
 }
+
+const formatUuid = (bytes: Buffer) => {
+  const hex = bytes.toString('hex');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+};
 
 function endsTransaction(type: number, event: Buffer): boolean {
   if (type === XID_EVENT || type === XA_PREPARE_LOG_EVENT) return true;

@@ -12,7 +12,21 @@ import { withDefaultsFile } from '../mysql/defaults-file.js';
 import { grantStatement } from '../mysql/privileges.js';
 import { type Flavour, readServerInfo } from '../mysql/server-info.js';
 import { redact } from '../secret.js';
-import { adoptFetch, type ArchivedFile, FETCH_PREFIX, fsyncPath, listArchive, listFetches, prepareArchiveDir, removeFetches, scanFile, sequenceOf } from './archive-dir.js';
+import {
+  adoptFetch,
+  type ArchivedFile,
+  FETCH_PREFIX,
+  fsyncPath,
+  indexFileName,
+  listArchive,
+  listFetches,
+  prepareArchiveDir,
+  removeFetches,
+  sameBinlogFile,
+  scanFile,
+  sequenceOf,
+} from './archive-dir.js';
+import { readIndex, sealFile } from './seal.js';
 import { BinlogEventScanner } from './event-scanner.js';
 import { chooseStart, missingArchivePrivileges, readBinaryLogs, readSourceState, serverIdCollision, type StartPoint } from './source.js';
 
@@ -30,6 +44,8 @@ const POLL_INTERVAL_MS = 5_000;
 const STALL_MS = 30_000;
 /** Down this long, the stream makes /health degraded (still 200: the backups are what 503 answers for). */
 export const DOWN_DEGRADED_MS = 60_000;
+/** Enough of a file to hold its opening format description event on either family (MySQL ~120 bytes, MariaDB ~250). */
+const OPENING_BYTES = 512;
 /** A stream that ran this long before it broke starts the backoff over. */
 const STEADY_MS = 60_000;
 
@@ -91,6 +107,12 @@ export class BinlogStreamer {
   #child: ResultPromise | undefined;
   #stallKill: string | undefined;
   readonly #scanners = new Map<string, BinlogEventScanner>();
+  /** Files complete and indexed (seal.ts): never scanned or synced again. */
+  readonly #sealed = new Set<string>();
+  /** Fetches of a file the archive has, compared with it once per stream (sameBinlogFile). */
+  readonly #identityChecked = new Set<string>();
+  /** The server's files and sizes at the last poll: a file the server moved on from is complete. */
+  #serverLogs: readonly ArchivedFile[] = [];
   /** Bytes of each archived file known to be on disk for good. */
   readonly #synced = new Map<string, number>();
   #archive: ArchivedFile[] = [];
@@ -182,7 +204,8 @@ export class BinlogStreamer {
       await prepareArchiveDir(dir);
       await removeFetches(dir);
       await this.#sync();
-      const archive = this.#archive.map((file) => ({ ...file, finished: this.#scanners.get(file.name)?.position.finished ?? false }));
+      this.#serverLogs = state.binaryLogs;
+      const archive = this.#archive.map((file) => ({ ...file, finished: this.#sealed.has(file.name) || (this.#scanners.get(file.name)?.position.finished ?? false) }));
       const start = chooseStart(archive, state.binaryLogs, await this.#options.newestDumpFile());
       if (!start) return { kind: 'interrupted', reason: 'failed', cause: `${where} lists no binary log files` };
       if (start.gap) await this.#declareGap(start);
@@ -196,14 +219,19 @@ export class BinlogStreamer {
   async #declareGap(start: StartPoint): Promise<void> {
     const { dir } = this.#options;
     let epochDir: string | null = null;
-    if (this.#archive.length > 0) {
+    const files = await listArchive(dir);
+    if (files.length > 0) {
       epochDir = path.join(dir, `epoch-${new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}`);
       await mkdir(epochDir, { mode: 0o700 });
-      for (const file of this.#archive) await rename(path.join(dir, file.name), path.join(epochDir, file.name));
+      for (const file of files) {
+        await rename(path.join(dir, file.name), path.join(epochDir, file.name));
+        await rename(path.join(dir, indexFileName(file.name)), path.join(epochDir, indexFileName(file.name))).catch(() => undefined);
+      }
       await fsyncPath(dir);
       this.#archive = [];
       this.#scanners.clear();
       this.#synced.clear();
+      this.#sealed.clear();
       this.#committedAtMs = null;
     }
     this.#options.emit({ type: 'binlog.gap', cause: start.gap!, resumeAt: start.file, previousEpoch: epochDir });
@@ -228,6 +256,7 @@ export class BinlogStreamer {
     );
     this.#child = child;
     this.#stallKill = undefined;
+    this.#identityChecked.clear();
     this.#lastGrowthMs = Date.now();
     this.#lastPollOkMs = Date.now();
     this.#options.emit({ type: 'binlog.streaming', server: describeAddress(source), from: startFile, dir, serverId, client: tool.binary });
@@ -279,18 +308,32 @@ export class BinlogStreamer {
     let fetched = 0;
     for (const fetch of await listFetches(dir)) {
       const have = archived.get(fetch.name);
+      if (have !== undefined && !(await this.#sameFile(fetch, have))) {
+        // The server's file of this name is another file: a new or restored server.
+        await this.#declareGap({ file: fetch.name, gap: `the server's ${fetch.name} is not the file archived under that name (a new or restored server, or RESET MASTER)` });
+        return this.#sync();
+      }
       if (have === undefined || fetch.size >= have) {
         await adoptFetch(dir, fetch.name);
         archived.set(fetch.name, fetch.size);
         // Another inode now: what was synced of the old copy says nothing about it.
         this.#synced.delete(fetch.name);
+        this.#sealed.delete(fetch.name);
       } else fetched += fetch.size;
     }
     let total = 0;
     for (const [name, size] of archived) {
       total += size;
-      if (this.#synced.get(name) === size) continue;
+      if (this.#sealed.has(name) || this.#synced.get(name) === size) continue;
       const file = path.join(dir, name);
+      // After a restart, a sealed file is known from its index: it is not read again.
+      const index = this.#scanners.has(name) ? null : await readIndex(dir, name, size);
+      if (index) {
+        this.#sealed.add(name);
+        this.#synced.set(name, size);
+        if (index.committedAt) this.#committedAtMs = Math.max(this.#committedAtMs ?? 0, Date.parse(index.committedAt));
+        continue;
+      }
       await fsyncPath(file);
       this.#synced.set(name, size);
       const scanner = this.#scanners.get(name) ?? new BinlogEventScanner();
@@ -299,6 +342,11 @@ export class BinlogStreamer {
       const position = await scanFile(file, scanner, size);
       if (position.committedAtMs !== null) this.#committedAtMs = Math.max(this.#committedAtMs ?? 0, position.committedAtMs);
       if (position.finished && !wasFinished && this.#child) this.#options.emit({ type: 'binlog.rotated', file: name, bytes: position.scannedBytes });
+      if (position.finished || this.#serverMovedOn(name, size)) {
+        await sealFile(dir, name, size, position, scanner.facts);
+        this.#sealed.add(name);
+        this.#scanners.delete(name);
+      }
     }
     if (total + fetched !== this.#archivedAndFetched()) this.#lastGrowthMs = Date.now();
     this.#fetchedBytes = fetched;
@@ -312,6 +360,23 @@ export class BinlogStreamer {
     };
   }
 
+  /**
+   * Compares a fetch with the archived copy of its name, once, as soon as it holds the copy's
+   * opening event, whose server id and creation time tell one server's file from another's.
+   */
+  async #sameFile(fetch: ArchivedFile, haveBytes: number): Promise<boolean> {
+    if (this.#identityChecked.has(fetch.name) || fetch.size < Math.min(haveBytes, OPENING_BYTES)) return true;
+    this.#identityChecked.add(fetch.name);
+    const { dir } = this.#options;
+    return sameBinlogFile(path.join(dir, fetch.name), path.join(dir, FETCH_PREFIX + fetch.name));
+  }
+
+  /** The server lists a later file and this one at the size archived: nothing more will come to it (a crash ends a file without a rotate). */
+  #serverMovedOn(name: string, size: number): boolean {
+    const index = this.#serverLogs.findIndex((log) => log.name === name);
+    return index !== -1 && index < this.#serverLogs.length - 1 && this.#serverLogs[index]!.size === size;
+  }
+
   #archivedAndFetched(): number {
     return this.#status.archivedBytes + this.#fetchedBytes;
   }
@@ -322,6 +387,7 @@ export class BinlogStreamer {
     let serverLogs: ArchivedFile[];
     try {
       serverLogs = await readBinaryLogs(connection);
+      this.#serverLogs = serverLogs;
       this.#lastPollOkMs = pollAtMs;
     } catch (error) {
       this.#status = { ...this.#status, lagBytes: null };

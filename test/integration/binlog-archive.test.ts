@@ -1,4 +1,4 @@
-import { readdir, stat } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
@@ -11,7 +11,7 @@ import { fingerprint } from '../support/fingerprint.js';
 import { freePort, startTestServer, type TestServer } from '../support/mysql-server.js';
 import { listProcesses, runsProgram } from '../support/processes.js';
 import { restoreWithMysqlClient } from '../support/restore.js';
-import { BACKUP_GRANTS, BINLOG_GRANTS } from '../support/sample-data.js';
+import { BACKUP_GRANTS, BINLOG_GRANTS, createBackupAccount } from '../support/sample-data.js';
 import { scrape } from '../support/scrape.js';
 
 const PASSWORD = 'binlog-archive-pw';
@@ -135,6 +135,16 @@ describe('the binlog archive', () => {
         expect(name.startsWith('.fetch-'), `${name} left behind`).toBe(false);
         expect((await stat(path.join(binlogDir, name))).mode & 0o777).toBe(0o600);
       }
+      // Every file but the one being written is sealed: its index has its checksum and contents.
+      for (const name of files.slice(0, -1)) {
+        const index = JSON.parse(await readFile(path.join(binlogDir, `${name}.index.json`), 'utf8')) as Record<string, unknown>;
+        const { stdout } = await execa('sha256sum', [path.join(binlogDir, name)]);
+        expect(index).toMatchObject({ file: name, bytes: (await stat(path.join(binlogDir, name))).size, sha256: stdout.split(' ')[0], serverId: 1 });
+        expect(Date.parse(String(index.firstEventAt))).toBeLessThanOrEqual(Date.parse(String(index.lastEventAt)));
+      }
+      expect(await readdir(binlogDir)).not.toContain(`${files.at(-1)}.index.json`);
+      const withGtids = await Promise.all(files.slice(0, -1).map(async (name) => JSON.parse(await readFile(path.join(binlogDir, `${name}.index.json`), 'utf8')).gtids));
+      expect(withGtids.some((gtids) => Object.keys(gtids).length > 0)).toBe(true);
 
       // The manual's recipe: the dump, then the binary log from the dump's coordinates.
       const replica = await startTestServer({ flavour: server.flavour });
@@ -188,6 +198,32 @@ describe('the binlog archive', () => {
       expect(files[0]).toBe(String(oldest!.Log_name));
       expect((await readdir(binlogDir)).filter((name) => /\.\d+$/.test(name))).toEqual(files);
       expect((await readdir(dir)).filter(isDumpName)).toHaveLength(2);
+    } finally {
+      daemon.kill('SIGTERM');
+      await daemon.catch(() => undefined);
+    }
+  });
+
+  it('makes a new server in the old one\'s place a gap, though its files have the old ones\' names', async () => {
+    const log = path.join(dir, 'backup.log');
+    const eventsBefore = (await readLogEvents(log)).length;
+    const daemon = startCli(['run'], env);
+    try {
+      await waitForLog(log, (e) => countEvents(e.slice(eventsBefore), 'binlog.streaming') === 1);
+      await waitUntilLevel(server, binlogDir);
+      const gapsBefore = countEvents(await readLogEvents(log), 'binlog.gap');
+      // An empty server at the same address, as after a restore onto new hardware.
+      await server.wipe();
+      await createBackupAccount(server, BACKUP_USER, PASSWORD);
+      await server.query(`GRANT ${BINLOG_GRANTS[server.flavour]} ON *.* TO ?@?`, [BACKUP_USER, '%']);
+      await server.query('CREATE DATABASE after_wipe');
+      const events = await waitForLog(log, (e) => countEvents(e, 'binlog.gap') === gapsBefore + 1 && e.slice(e.findLastIndex((x) => x.event === 'binlog.gap')).some((x) => x.event === 'backup.succeeded'));
+      const gap = events.filter((e) => e.event === 'binlog.gap').at(-1) as { cause: string; previousEpoch: string };
+      expect(gap.cause).toMatch(/start over|not the file archived under that name/);
+      const files = await waitUntilLevel(server, binlogDir);
+      const [first] = await server.query('SHOW BINARY LOGS');
+      expect(files[0]).toBe(String(first!.Log_name));
+      expect((await readdir(gap.previousEpoch)).length).toBeGreaterThan(0);
     } finally {
       daemon.kill('SIGTERM');
       await daemon.catch(() => undefined);
