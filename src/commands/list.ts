@@ -5,11 +5,12 @@ import { readManifest } from '../backup/manifest.js';
 import { assessSizes, sizePolicy } from '../backup/size-check.js';
 import { manifestFileName } from '../backup/naming.js';
 import { compressionOf } from '../backup/compression.js';
+import { type RecoverableWindow, readRecoverableWindow } from '../binlog/window.js';
 import { loadConfig } from '../config/load.js';
 import type { CommandContext } from './context.js';
 import { formatMiB } from '../units.js';
 
-export const summary = 'the backups in BACKUP_DIR, newest first; --json for scripts';
+export const summary = 'the backups in BACKUP_DIR, newest first, and the binlog archive\'s window; --json for scripts';
 
 /** `list [--json]`: what is there, from names, sizes and manifests; it reads no dump. */
 export async function listCommand(args: string[], context: CommandContext): Promise<number> {
@@ -39,8 +40,9 @@ export async function listCommand(args: string[], context: CommandContext): Prom
     context.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
     return 0;
   }
+  const window = config.binlog.archive ? describeWindow(await readRecoverableWindow(config.binlog.dir, config.backup.dir)) : '';
   if (rows.length === 0) {
-    context.stdout.write(`no backups in ${config.backup.dir}\n`);
+    context.stdout.write(`no backups in ${config.backup.dir}\n${window}`);
     return 0;
   }
   const table = [
@@ -63,6 +65,26 @@ export async function listCommand(args: string[], context: CommandContext): Prom
         'a dropped database, or a server rebuilt empty? restore latest asks for --force\n',
     );
   }
+  context.stdout.write(window);
   return 0;
+}
+
+const utc = (ms: number | null) => (ms === null ? '-' : `${new Date(ms).toISOString().replace('T', ' ').slice(0, 19)} UTC`);
+
+/** The archive under the table: how far back and forward a restore can go, and every gap. */
+function describeWindow(window: RecoverableWindow): string {
+  const current = window.epochs.at(-1)!;
+  const span = (epoch: RecoverableWindow['epochs'][number]) =>
+    epoch.files.length === 0 ? 'no files' : `${epoch.files[0]!.name} .. ${epoch.files.at(-1)!.name}, ${formatMiB(epoch.bytes)}`;
+  const lines = [`\nbinlog archive ${current.dir}: ${span(current)}`];
+  lines.push(
+    window.from
+      ? `recoverable: from ${window.from.file} (${utc(Date.parse(window.from.finishedAt))}, ${window.from.binlogFile}) to ${utc(current.recoverableUntilMs)}`
+      : 'recoverable: no dump rolls forward into this archive yet (the next dump will)',
+  );
+  for (const epoch of window.epochs.slice(0, -1)) {
+    lines.push(`gap at ${utc(epoch.endedAtMs)}: the epoch before it (${path.basename(epoch.dir)}/: ${span(epoch)}) rolls forward to ${utc(epoch.recoverableUntilMs)} and no further`);
+  }
+  return `${lines.join('\n')}\n`;
 }
 

@@ -5,7 +5,7 @@ import { execa } from 'execa';
 import mysql from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BACKUP_USER, useBackupServer } from '../support/backup-server.js';
-import { countEvents, isDumpName, makeTempDir, readLogEvents, startCli, waitForLog } from '../support/cli.js';
+import { countEvents, isDumpName, makeTempDir, readLogEvents, runCli, startCli, waitForLog } from '../support/cli.js';
 import { sidecarEnv } from '../support/daemon-env.js';
 import { fingerprint } from '../support/fingerprint.js';
 import { freePort, startTestServer, type TestServer } from '../support/mysql-server.js';
@@ -146,6 +146,10 @@ describe('the binlog archive', () => {
       const withGtids = await Promise.all(files.slice(0, -1).map(async (name) => JSON.parse(await readFile(path.join(binlogDir, `${name}.index.json`), 'utf8')).gtids));
       expect(withGtids.some((gtids) => Object.keys(gtids).length > 0)).toBe(true);
 
+      const list = await runCli(['list'], env);
+      expect(list.stdout).toContain(`binlog archive ${binlogDir}: ${files[0]} .. ${files.at(-1)}`);
+      expect(list.stdout).toMatch(new RegExp(`recoverable: from ${dump.file} \\(.*, ${dump.binlog.file}\\) to \\d{4}-\\d{2}-\\d{2} `));
+
       // The manual's recipe: the dump, then the binary log from the dump's coordinates.
       const replica = await startTestServer({ flavour: server.flavour });
       try {
@@ -198,6 +202,9 @@ describe('the binlog archive', () => {
       expect(files[0]).toBe(String(oldest!.Log_name));
       expect((await readdir(binlogDir)).filter((name) => /\.\d+$/.test(name))).toEqual(files);
       expect((await readdir(dir)).filter(isDumpName)).toHaveLength(2);
+      const list = await runCli(['list'], env);
+      expect(list.stdout).toMatch(/gap at \d{4}-.* UTC: the epoch before it \(epoch-\d{8}T\d{6}Z\/: binlog\.\d+ \.\. binlog\.\d+, .*\) rolls forward to \d{4}-/);
+      expect(list.stdout).toMatch(/recoverable: from full_dump_/);
     } finally {
       daemon.kill('SIGTERM');
       await daemon.catch(() => undefined);
