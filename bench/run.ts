@@ -1,7 +1,8 @@
 /**
- * `npm run bench [-- --size small|default|large] [--repeats N] [--oltp-seconds N]`: the product
- * side by side with bare mysqldump, mydumper and a live OLTP workload, on a scratch server this
- * script starts and removes. Prints a Markdown table and writes it, with the raw figures as JSON,
+ * `npm run bench [-- --size small|default|large] [--repeats N] [--oltp-seconds N] [--binlog-only]`:
+ * the product side by side with bare mysqldump, mydumper and a live OLTP workload, on a scratch
+ * server this script starts and removes; then the binlog archive under that workload
+ * (`--binlog-only`: that alone, on the small part of the data). Prints a Markdown table and writes it, with the raw figures as JSON,
  * to bench/results/.
  */
 import { existsSync } from 'node:fs';
@@ -13,9 +14,10 @@ import { locateBackup } from '../src/backup/locate.js';
 import { type Compression, COMPRESSION_LEVELS, DEFAULTS } from '../src/config/schema.js';
 import { ADMIN_ACCOUNT, BACKUP_ACCOUNT, loadSysbenchData, type ScratchServers, startScratchServers, SYSBENCH_TABLES, writeClientOptions } from './lib/scratch.js';
 import { bareDump, bareRestore, inScratchDir, manifestIn, mydumper, productBackup, productRestore, productVerify } from './lib/contenders.js';
+import { measureBinlogLag } from './lib/binlog-lag.js';
 import { daemonPeakRss } from './lib/daemon.js';
 import { runOltp, runOltpDuring, type OltpResult } from './lib/oltp.js';
-import { type BenchResults, type ContenderRuns, type Machine, writeResults } from './lib/report.js';
+import { type BenchResults, binlogSection, type ContenderRuns, type Machine, writeResults } from './lib/report.js';
 
 /** SQL bytes of data per size; the first fifth is loaded and measured alone for the memory check. */
 const SIZES = { small: 100e6, default: 500e6, large: 2000e6 } as const;
@@ -29,6 +31,7 @@ const { values } = parseArgs({
     size: { type: 'string', default: 'default' },
     repeats: { type: 'string', default: '3' },
     'oltp-seconds': { type: 'string', default: '20' },
+    'binlog-only': { type: 'boolean', default: false },
   },
   strict: true,
 });
@@ -48,7 +51,8 @@ async function main(): Promise<void> {
   say(`starting two scratch servers (buffer pool ${bufferPoolMiB} MiB)`);
   const servers = await startScratchServers(bufferPoolMiB);
   try {
-    await inScratchDir((dir) => benchmark(servers, dir, { label, totalBytes, repeats, oltpSeconds, startedAt }));
+    if (values['binlog-only']) await binlogOnly(servers, totalBytes * SMALL_FRACTION, oltpSeconds);
+    else await inScratchDir((dir) => benchmark(servers, dir, { label, totalBytes, repeats, oltpSeconds, startedAt }));
   } finally {
     await servers.stop();
   }
@@ -117,6 +121,9 @@ async function benchmark({ source, target }: ScratchServers, dir: string, plan: 
     oltp.duringProduct.push((await runOltpDuring(source, 'sbtest', plan.oltpSeconds, () => productBackup(source, defaultCompression, level(defaultCompression)))).oltp);
   }
 
+  say(`binlog archive: ${plan.oltpSeconds} s of the same workload while it streams`);
+  const binlog = await measureBinlogLag(source, 'sbtest', plan.oltpSeconds);
+
   const results: BenchResults = {
     startedAt: plan.startedAt,
     machine: await describeMachine(source),
@@ -126,9 +133,18 @@ async function benchmark({ source, target }: ScratchServers, dir: string, plan: 
     restores,
     daemonPeakRss: daemonPeak,
     oltp,
+    binlog,
   };
   const { markdown, files } = await writeResults(RESULTS_DIR, results);
   process.stdout.write(`\n${markdown}\nwritten: ${files.map((file) => path.relative(process.cwd(), file)).join(', ')}\n`);
+}
+
+/** The binlog archive's part alone, printed, not written: quicker to repeat while working on it. */
+async function binlogOnly({ source }: ScratchServers, sqlBytes: number, seconds: number): Promise<void> {
+  say(`loading ${(sqlBytes / 1e6).toFixed(0)} MB of SQL into sbtest with sysbench`);
+  await loadSysbenchData(source, 'sbtest', sqlBytes);
+  say(`binlog archive: ${seconds} s of sysbench oltp_read_write alone, then while it streams`);
+  process.stdout.write(`\n${binlogSection(await measureBinlogLag(source, 'sbtest', seconds)).join('\n')}\n`);
 }
 
 type Contender = [group: string, role: ContenderRuns['role'], run: () => Promise<ContenderRuns['runs'][number]>];

@@ -2,6 +2,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Usage } from './measure.js';
 import { median } from './measure.js';
+import type { BinlogLagResult } from './binlog-lag.js';
 import type { OltpResult } from './oltp.js';
 
 export interface Machine {
@@ -38,6 +39,8 @@ export interface BenchResults {
     readonly duringBare: OltpResult[];
     readonly duringProduct: OltpResult[];
   };
+  /** The binlog archive under the same workload (absent in results written before it existed). */
+  readonly binlog?: BinlogLagResult;
 }
 
 /** A `|` in a contender's name (a shell pipeline) would end the Markdown cell. */
@@ -116,7 +119,28 @@ export function renderMarkdown(results: BenchResults): string {
     oltpRow('during bare mysqldump', oltp.duringBare),
     oltpRow('during mysql-backup-sidecar backup', oltp.duringProduct),
     '',
+    ...(results.binlog ? binlogSection(results.binlog) : []),
   ].join('\n');
+}
+
+/** How far behind the binlog archive is under the workload, and what streaming costs the database. */
+export function binlogSection(binlog: BinlogLagResult): string[] {
+  const row = (label: string, figures: BinlogLagResult['lagBytes'], format: (value: number) => string) =>
+    `| ${label} | ${format(figures.p50)} | ${format(figures.p99)} | ${format(figures.max)} |`;
+  return [
+    `## The binlog archive under the workload (${binlog.seconds} s, ${binlog.samples} samples of /metrics, every 250 ms)`,
+    '',
+    '| measure | p50 | p99 | max |',
+    '| --- | ---: | ---: | ---: |',
+    row('recovery point: now - recoverable_until (s)', binlog.recoveryPointSeconds, (value) => value.toFixed(2)),
+    row('lag (bytes not yet fsynced in the archive, polled every 5 s)', binlog.lagBytes, (value) => value.toFixed(0)),
+    '',
+    `Restarts of the stream: ${binlog.restarts}; gaps: ${binlog.gaps}. ` +
+      `TPS alone ${binlog.oltpAlone.transactionsPerSecond.toFixed(1)} (p95 ${binlog.oltpAlone.p95LatencyMs.toFixed(2)} ms), ` +
+      `while streaming ${binlog.oltpWithArchive.transactionsPerSecond.toFixed(1)} (p95 ${binlog.oltpWithArchive.p95LatencyMs.toFixed(2)} ms).`,
+    'Event timestamps have one-second resolution (statement start times), so the recovery point is at best a fraction of a second to a second behind.',
+    '',
+  ];
 }
 
 export async function writeResults(dir: string, results: BenchResults): Promise<{ markdown: string; files: string[] }> {
