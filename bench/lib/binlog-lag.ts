@@ -1,8 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { execa } from 'execa';
 import { freePort, type TestServer } from '../../test/support/mysql-server.js';
 import { BINLOG_GRANTS } from '../../test/support/sample-data.js';
-import { CLI, inScratchDir, productEnv } from './contenders.js';
+import { inScratchDir } from './contenders.js';
+import { startBenchDaemon } from './daemon.js';
 import { runOltp, type OltpResult } from './oltp.js';
 import { BACKUP_ACCOUNT } from './scratch.js';
 
@@ -34,21 +34,7 @@ export async function measureBinlogLag(server: TestServer, database: string, sec
   const oltpAlone = await runOltp(server, database, seconds);
   return inScratchDir(async (dir) => {
     const port = await freePort();
-    const daemon = execa(process.execPath, [CLI, 'run'], {
-      cwd: dir,
-      extendEnv: false,
-      env: {
-        PATH: process.env.PATH ?? '/usr/bin:/bin',
-        ...productEnv(server, dir),
-        BINLOG_ARCHIVE: 'true',
-        BACKUP_ON_START: 'false',
-        BACKUP_SCHEDULE: '0 0 1 1 *',
-        HTTP_HOST: '127.0.0.1',
-        HTTP_PORT: String(port),
-      },
-      stdio: 'ignore',
-      reject: false,
-    });
+    const daemon = startBenchDaemon(server, dir, port, { BINLOG_ARCHIVE: 'true', BACKUP_ON_START: 'false' });
     const metricsUrl = `http://127.0.0.1:${port}/metrics`;
     try {
       await waitForStream(metricsUrl);

@@ -12,21 +12,7 @@ import { CLI, inScratchDir, manifestIn, productEnv } from './contenders.js';
 export async function daemonPeakRss(server: TestServer, compression: Compression): Promise<{ peakRssKiB: number; rawBytes: number }> {
   return inScratchDir(async (dir) => {
     const port = await freePort();
-    const daemon = execa(process.execPath, [CLI, 'run'], {
-      cwd: dir,
-      extendEnv: false,
-      env: {
-        PATH: process.env.PATH ?? '/usr/bin:/bin',
-        ...productEnv(server, dir),
-        BACKUP_COMPRESSION: compression,
-        BACKUP_ON_START: 'true',
-        BACKUP_SCHEDULE: '0 0 1 1 *',
-        HTTP_HOST: '127.0.0.1',
-        HTTP_PORT: String(port),
-      },
-      stdio: 'ignore',
-      reject: false,
-    });
+    const daemon = startBenchDaemon(server, dir, port, { BACKUP_COMPRESSION: compression, BACKUP_ON_START: 'true' });
     try {
       await waitForStoredBackup(`http://127.0.0.1:${port}/metrics`);
       const status = await readFile(`/proc/${daemon.pid}/status`, 'utf8');
@@ -47,4 +33,22 @@ async function waitForStoredBackup(metricsUrl: string): Promise<void> {
     await sleep(200);
   }
   throw new Error('the daemon stored no backup within an hour');
+}
+
+/** `run` on `dir` with no scheduled run due, quiet, its HTTP on loopback at `port`; `env` adds to the product's settings. */
+export function startBenchDaemon(server: TestServer, dir: string, port: number, env: Record<string, string>) {
+  return execa(process.execPath, [CLI, 'run'], {
+    cwd: dir,
+    extendEnv: false,
+    env: {
+      PATH: process.env.PATH ?? '/usr/bin:/bin',
+      ...productEnv(server, dir),
+      BACKUP_SCHEDULE: '0 0 1 1 *',
+      HTTP_HOST: '127.0.0.1',
+      HTTP_PORT: String(port),
+      ...env,
+    },
+    stdio: 'ignore',
+    reject: false,
+  });
 }
