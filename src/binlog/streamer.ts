@@ -391,7 +391,9 @@ export class BinlogStreamer {
       this.#lastPollOkMs = pollAtMs;
     } catch (error) {
       this.#status = { ...this.#status, lagBytes: null };
-      if (pollAtMs - this.#lastPollOkMs > STALL_MS) this.#kill(`the server has not answered for ${Math.round((pollAtMs - this.#lastPollOkMs) / 1000)} s (${this.#describe(error)})`);
+      // Measured when the poll gave up (a frozen server takes the query timeout to), not when it began.
+      const silentMs = Date.now() - this.#lastPollOkMs;
+      if (silentMs > STALL_MS) this.#kill(`the server has not answered for ${Math.round(silentMs / 1000)} s (${this.#describe(error)})`);
       return;
     }
     const local = new Map(this.#archive.map((file) => [file.name, this.#synced.get(file.name) ?? 0]));
