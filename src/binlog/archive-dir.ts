@@ -1,4 +1,4 @@
-import { chmod, mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
+import { chmod, mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { BINLOG_MAGIC, BinlogEventScanner, type ScanPosition } from './event-scanner.js';
 
@@ -132,3 +132,23 @@ async function readStart(file: string): Promise<Buffer> {
 
 /** `<file>.index.json` beside each sealed file (seal.ts). */
 export const indexFileName = (name: string) => `${name}.index.json`;
+
+/** BINLOG_DIR/.source.json: which server the current epoch is the log of (source.ts identityChange). */
+const SOURCE_FILE = '.source.json';
+
+export async function readSourceIdentity(dir: string): Promise<{ serverId: number; serverUuid: string | null } | null> {
+  try {
+    const parsed = JSON.parse(await readFile(path.join(dir, SOURCE_FILE), 'utf8')) as { serverId?: unknown; serverUuid?: unknown };
+    return typeof parsed.serverId === 'number' ? { serverId: parsed.serverId, serverUuid: typeof parsed.serverUuid === 'string' ? parsed.serverUuid : null } : null;
+  } catch {
+    return null;
+  }
+}
+
+export async function writeSourceIdentity(dir: string, identity: { serverId: number; serverUuid: string | null }): Promise<void> {
+  const temporary = path.join(dir, `${SOURCE_FILE}.tmp`);
+  await writeFile(temporary, `${JSON.stringify(identity)}\n`, { mode: 0o600 });
+  await fsyncPath(temporary);
+  await rename(temporary, path.join(dir, SOURCE_FILE));
+  await fsyncPath(dir);
+}

@@ -7,6 +7,8 @@ import { type ArchivedFile, sequenceOf as sequence } from './archive-dir.js';
 /** What the archiver reads from the server it streams from, at every (re)connect and every poll. */
 export interface SourceState {
   readonly serverId: number;
+  /** MySQL's @@server_uuid, which a new or restored server does not share; null on MariaDB, which has none. */
+  readonly serverUuid: string | null;
   /** SHOW BINARY LOGS: the files the server still has, oldest first, and their sizes now. */
   readonly binaryLogs: readonly ArchivedFile[];
   /** Server ids of the replicas registered with it; null: the account may not list them (MariaDB). */
@@ -19,7 +21,7 @@ export async function readBinaryLogs(connection: Connection): Promise<ArchivedFi
 }
 
 export async function readSourceState(connection: Connection, flavour: ServerInfo['flavour']): Promise<SourceState> {
-  const [id] = await queryWithTimeout(connection, 'SELECT @@GLOBAL.server_id AS serverId');
+  const [id] = await queryWithTimeout(connection, flavour === 'mysql' ? 'SELECT @@GLOBAL.server_id AS serverId, @@GLOBAL.server_uuid AS serverUuid' : 'SELECT @@GLOBAL.server_id AS serverId');
   const binaryLogs = await readBinaryLogs(connection);
   let replicaServerIds: SourceState['replicaServerIds'] = null;
   try {
@@ -30,7 +32,8 @@ export async function readSourceState(connection: Connection, flavour: ServerInf
   } catch (error) {
     if ((error as { errno?: number }).errno !== 1227) throw error;
   }
-  return { serverId: Number(id[0]?.serverId ?? 0), binaryLogs, replicaServerIds };
+  const serverUuid = id[0]?.serverUuid === undefined ? null : String(id[0].serverUuid);
+  return { serverId: Number(id[0]?.serverId ?? 0), serverUuid, binaryLogs, replicaServerIds };
 }
 
 /** The grants the archiver needs: reading the stream, and listing the server's binary logs. */
@@ -98,4 +101,22 @@ export function chooseStart(
     return { file: oldest.name, gap: `the newest dump's binary log ${newestDumpFile} is no longer on the server (it starts at ${oldest.name}): that dump cannot be rolled forward` };
   }
   return { file: newestDumpFile ?? oldest.name };
+}
+
+/** Who the archive streams from, kept in BINLOG_DIR/.source.json: MySQL by server_uuid, MariaDB by server_id. */
+export interface SourceIdentity {
+  readonly serverId: number;
+  readonly serverUuid: string | null;
+}
+
+/**
+ * Why the server answering now is not the one the archive holds the log of, or null: its files
+ * may carry the same names (a new server in the old one's place), but they are another chain.
+ */
+export function identityChange(archived: SourceIdentity | null, now: SourceIdentity): string | null {
+  if (!archived) return null;
+  if (archived.serverUuid !== null && now.serverUuid !== null) {
+    return archived.serverUuid === now.serverUuid ? null : `the server is another one than the archive holds the log of (server_uuid ${now.serverUuid}, was ${archived.serverUuid})`;
+  }
+  return archived.serverId === now.serverId ? null : `the server is another one than the archive holds the log of (server_id ${now.serverId}, was ${archived.serverId})`;
 }

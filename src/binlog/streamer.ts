@@ -21,14 +21,16 @@ import {
   listArchive,
   listFetches,
   prepareArchiveDir,
+  readSourceIdentity,
   removeFetches,
   sameBinlogFile,
   scanFile,
   sequenceOf,
+  writeSourceIdentity,
 } from './archive-dir.js';
 import { readIndex, sealFile } from './seal.js';
 import { BinlogEventScanner } from './event-scanner.js';
-import { chooseStart, missingArchivePrivileges, readBinaryLogs, readSourceState, serverIdCollision, type StartPoint } from './source.js';
+import { chooseStart, identityChange, missingArchivePrivileges, readBinaryLogs, readSourceState, serverIdCollision, type StartPoint } from './source.js';
 
 /** Backoff between streams: capped so that a server answering again is streamed from within 5 s. */
 const FIRST_RETRY_MS = 500;
@@ -206,9 +208,14 @@ export class BinlogStreamer {
       await this.#sync();
       this.#serverLogs = state.binaryLogs;
       const archive = this.#archive.map((file) => ({ ...file, finished: this.#sealed.has(file.name) || (this.#scanners.get(file.name)?.position.finished ?? false) }));
-      const start = chooseStart(archive, state.binaryLogs, await this.#options.newestDumpFile());
-      if (!start) return { kind: 'interrupted', reason: 'failed', cause: `${where} lists no binary log files` };
+      const chosen = chooseStart(archive, state.binaryLogs, await this.#options.newestDumpFile());
+      if (!chosen) return { kind: 'interrupted', reason: 'failed', cause: `${where} lists no binary log files` };
+      const identity = { serverId: state.serverId, serverUuid: state.serverUuid };
+      const changed = archive.length > 0 ? identityChange(await readSourceIdentity(dir), identity) : null;
+      // Another server's log cannot continue this one's, whatever its files are called.
+      const start: StartPoint = changed && !chosen.gap ? { file: state.binaryLogs[0]!.name, gap: changed } : chosen;
       if (start.gap) await this.#declareGap(start);
+      await writeSourceIdentity(dir, identity);
       return await withDefaultsFile(source, info.flavour, (defaultsFile) => this.#runChild(tool, info.flavour, defaultsFile, start.file, connection));
     } finally {
       await connection.end().catch(() => undefined);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { chooseStart, missingArchivePrivileges, serverIdCollision } from '../../../src/binlog/source.js';
+import { chooseStart, identityChange, missingArchivePrivileges, serverIdCollision } from '../../../src/binlog/source.js';
 
 const server = (...files: Array<[string, number]>) => files.map(([name, size]) => ({ name, size }));
 const archived = (name: string, finished: boolean) => ({ name, size: 100, finished });
@@ -41,10 +41,22 @@ describe('the archiver\'s checks', () => {
   });
 
   it('refuses a server id the server or one of its replicas uses', () => {
-    const source = { serverId: 1, binaryLogs: [], replicaServerIds: [{ serverId: 7, host: 'replica1:3306' }] };
+    const source = { serverId: 1, serverUuid: null, binaryLogs: [], replicaServerIds: [{ serverId: 7, host: 'replica1:3306' }] };
     expect(serverIdCollision(1, source)).toMatch(/server's own @@server_id/);
     expect(serverIdCollision(7, source)).toMatch(/replica at replica1:3306/);
     expect(serverIdCollision(4_000_000_001, source)).toBeNull();
     expect(serverIdCollision(7, { ...source, replicaServerIds: null })).toBeNull();
+  });
+});
+
+describe('the server the archive streams from', () => {
+  it('is the same one by server_uuid on MySQL, by server_id on MariaDB, and anything at first', () => {
+    const mysqlA = { serverId: 1, serverUuid: 'aaaaaaaa-0000-0000-0000-000000000001' };
+    expect(identityChange(null, mysqlA)).toBeNull();
+    expect(identityChange(mysqlA, { ...mysqlA })).toBeNull();
+    // A restored server keeps its server_id from the configuration, not its uuid.
+    expect(identityChange(mysqlA, { serverId: 1, serverUuid: 'bbbbbbbb-0000-0000-0000-000000000002' })).toMatch(/server_uuid bbbbbbbb-.*, was aaaaaaaa-/);
+    expect(identityChange({ serverId: 1, serverUuid: null }, { serverId: 1, serverUuid: null })).toBeNull();
+    expect(identityChange({ serverId: 1, serverUuid: null }, { serverId: 2, serverUuid: null })).toMatch(/server_id 2, was 1/);
   });
 });
