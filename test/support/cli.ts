@@ -51,6 +51,23 @@ export async function readLogEvents(file: string): Promise<Array<Record<string, 
     .map((line) => JSON.parse(line) as Record<string, unknown>);
 }
 
+/**
+ * The lines of a log that is being written, each that parses: the newest may be half written
+ * when read (and on some FUSE volumes, such as fusefat, stays unreadable for a while), and a
+ * wait must not give up on the whole log for it. Assertions read with readLogEvents, which
+ * takes no torn line.
+ */
+async function readLogEventsSoFar(file: string): Promise<Array<Record<string, unknown>>> {
+  const text = await readFile(file, 'utf8').catch(() => '');
+  return text.split('\n').flatMap((line) => {
+    try {
+      return line ? [JSON.parse(line) as Record<string, unknown>] : [];
+    } catch {
+      return [];
+    }
+  });
+}
+
 /** Polls a JSON-lines log until `done` holds for its events; returns them. */
 export async function waitForLog(
   file: string,
@@ -60,7 +77,7 @@ export async function waitForLog(
   const deadline = Date.now() + timeoutMs;
   let events: Array<Record<string, unknown>> = [];
   while (Date.now() < deadline) {
-    events = await readLogEvents(file).catch(() => []);
+    events = await readLogEventsSoFar(file);
     if (done(events)) return events;
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
