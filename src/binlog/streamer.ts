@@ -212,8 +212,9 @@ export class BinlogStreamer {
       if (!chosen) return { kind: 'interrupted', reason: 'failed', cause: `${where} lists no binary log files` };
       const identity = { serverId: state.serverId, serverUuid: state.serverUuid };
       const changed = archive.length > 0 ? identityChange(await readSourceIdentity(dir), identity) : null;
-      // Another server's log cannot continue this one's, whatever its files are called.
-      const start: StartPoint = changed && !chosen.gap ? { file: state.binaryLogs[0]!.name, gap: changed } : chosen;
+      // Another server's log cannot continue this one's, whatever its files are called; that is
+      // the cause to name, even when its files also start over.
+      const start: StartPoint = changed ? { file: state.binaryLogs[0]!.name, gap: changed } : chosen;
       if (start.gap) await this.#declareGap(start);
       await writeSourceIdentity(dir, identity);
       return await withDefaultsFile(source, info.flavour, (defaultsFile) => this.#runChild(tool, info.flavour, defaultsFile, start.file, connection));

@@ -95,9 +95,8 @@ class LocalServer implements TestServer {
 
   static async start(options: TestServerOptions): Promise<LocalServer> {
     const distribution = await findDistribution(options.flavour ?? testFlavour());
-    const template = await ensureTemplateDatadir(distribution);
     const dir = await mkdtemp(path.join(os.tmpdir(), 'mbs-test-server-'));
-    await cp(template, path.join(dir, 'data'), { recursive: true });
+    await copyTemplateDatadir(distribution, path.join(dir, 'data'));
     await mkdir(path.join(dir, 'tmp'));
     const server = new LocalServer(distribution, dir, await freePort(), options.binlog ?? true, options.bufferPoolMiB ?? 64, options.tls);
     LIVE.add(server);
@@ -163,7 +162,7 @@ class LocalServer implements TestServer {
     await this.kill();
     const data = path.join(this.dir, 'data');
     await rm(data, { recursive: true, force: true });
-    await cp(await ensureTemplateDatadir(this.distribution), data, { recursive: true });
+    await copyTemplateDatadir(this.distribution, data);
     await this.#launch();
   }
 
@@ -227,6 +226,16 @@ export async function queryOnce<T extends RowDataPacket[]>(options: ConnectionOp
   } finally {
     await connection.end();
   }
+}
+
+/**
+ * Every server's data directory is a copy of the template, less MySQL's auto.cnf: without it the
+ * server makes itself a new server_uuid, as a freshly installed one has, so that two servers (or
+ * one before and after a wipe) are not the same server to whoever tells them apart by it.
+ */
+async function copyTemplateDatadir(distribution: Distribution, data: string): Promise<void> {
+  await cp(await ensureTemplateDatadir(distribution), data, { recursive: true });
+  await rm(path.join(data, 'auto.cnf'), { force: true });
 }
 
 /**
