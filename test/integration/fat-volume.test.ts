@@ -3,7 +3,7 @@ import path from 'node:path';
 import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
 import { useBackupServer } from '../support/backup-server.js';
-import { followOutput, isDumpName, runCli, startCli, waitUntil } from '../support/cli.js';
+import { countEvents, eventsSoFar, followOutput, isDumpName, runCli, startCli, waitUntil } from '../support/cli.js';
 import { sidecarEnv } from '../support/daemon-env.js';
 import { canMountFat, mountFatVolume } from '../support/small-filesystem.js';
 
@@ -22,7 +22,7 @@ describe.skipIf(!mountable)('BACKUP_DIR on a FAT volume: no hard links, no modes
         // Counted on stdout, which carries the same lines: fusefat serves a file another process
         // appends to stale for a while when two volumes are busy at once (both flavours run).
         const output = followOutput(daemon);
-        await waitUntil(() => (output.text.match(/"event":"backup\.succeeded"/g) ?? []).length >= 3, 'three backups stored', 60_000);
+        await waitUntil(() => countEvents(eventsSoFar(output.text), 'backup.succeeded') >= 3, 'three backups stored', 60_000);
         // By hand beside the daemon: it stores its dump between two runs, or is refused while one holds the directory.
         const byHand = await runCli(['backup'], env);
         expect(byHand.stderr).not.toMatch(/unexpected error/);

@@ -52,13 +52,12 @@ export async function readLogEvents(file: string): Promise<Array<Record<string, 
 }
 
 /**
- * The lines of a log that is being written, each that parses: the newest may be half written
- * when read (and on some FUSE volumes, such as fusefat, stays unreadable for a while), and a
- * wait must not give up on the whole log for it. Assertions read with readLogEvents, which
- * takes no torn line.
+ * The JSON lines of output still being written, each that parses: the newest may be half written
+ * when read (and on some FUSE volumes, such as fusefat, a log file stays unreadable for a while),
+ * and a wait must not give up on the whole of it for that. Assertions read with readLogEvents,
+ * which takes no torn line.
  */
-async function readLogEventsSoFar(file: string): Promise<Array<Record<string, unknown>>> {
-  const text = await readFile(file, 'utf8').catch(() => '');
+export function eventsSoFar(text: string): Array<Record<string, unknown>> {
   return text.split('\n').flatMap((line) => {
     try {
       return line ? [JSON.parse(line) as Record<string, unknown>] : [];
@@ -77,7 +76,7 @@ export async function waitForLog(
   const deadline = Date.now() + timeoutMs;
   let events: Array<Record<string, unknown>> = [];
   while (Date.now() < deadline) {
-    events = await readLogEventsSoFar(file);
+    events = eventsSoFar(await readFile(file, 'utf8').catch(() => ''));
     if (done(events)) return events;
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
