@@ -2,8 +2,9 @@ import { createHash } from 'node:crypto';
 import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
+import { createConnection } from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeTempDir, readLogEvents, runCli } from '../support/cli.js';
+import { makeTempDir, readLogEvents, runCli, waitUntil } from '../support/cli.js';
 import { fingerprint } from '../support/fingerprint.js';
 import { sidecarEnv } from '../support/daemon-env.js';
 import { startTestServer, type TestServer } from '../support/mysql-server.js';
@@ -139,8 +140,28 @@ describe('backups started at the same moment', () => {
   it('one writes, the others refuse naming it, and nothing is overwritten', async () => {
     const dir = await makeTempDir();
     const env = sidecarEnv(server, PASSWORD_2, dir);
-    const results = await Promise.all([runCli(['backup'], env), runCli(['backup'], env), runCli(['backup'], env)]);
+    // The dump that goes on is held behind a table lock until the other two have refused: on a
+    // busy machine three processes started together may start seconds apart, and a dump of an
+    // empty server would be over before the last one looked.
+    await server.query('CREATE DATABASE IF NOT EXISTS held');
+    await server.query('CREATE TABLE IF NOT EXISTS held.t (i INT PRIMARY KEY)');
+    const holder = await createConnection(server.adminConnection());
+    await holder.query('LOCK TABLES held.t WRITE');
+    const runs = [runCli(['backup'], env), runCli(['backup'], env), runCli(['backup'], env)];
+    let finished = 0;
+    for (const run of runs) void run.then(() => finished++, () => finished++);
+    try {
+      await waitUntil(() => finished >= 2, 'two of the three backups end while one is held');
+    } finally {
+      await holder.query('UNLOCK TABLES');
+      await holder.end();
+    }
+    const releasedAt = Date.now();
+    const results = await Promise.all(runs);
     expect(results.map((r) => r.exitCode).sort()).toEqual([0, 1, 1]);
+    // The lock did hold the dump: it finished only once the table was free.
+    const succeeded = (await readLogEvents(path.join(dir, 'backup.log'))).find((e) => e.event === 'backup.succeeded');
+    expect(Date.parse(String(succeeded?.time))).toBeGreaterThanOrEqual(releasedAt - 1_000);
     for (const refused of results.filter((r) => r.exitCode === 1)) {
       expect(refused.stderr).toMatch(new RegExp(`BACKUP_DIR ${dir} is in use: a backup started by hand \\(the backup command\\), pid \\d+`));
     }
