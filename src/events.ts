@@ -42,7 +42,20 @@ export type SidecarEvent =
     }
   // Restores and drills.
   | { type: 'restore.started'; file: string; target: string; storedBytes: number }
-  | { type: 'restore.progress'; file: string; percent: number; bytes: number }
+  | { type: 'restore.progress'; file: string; phase: 'dump' | 'binlog'; percent: number; bytes: number; totalBytes: number; bytesPerSecond: number }
+  /** A restore to a point: what it replays after the dump (replay-plan.ts). */
+  | {
+      type: 'restore.replay';
+      file: string;
+      target: string;
+      to: string;
+      binlogs: readonly string[];
+      from: string;
+      until: string;
+      transactions: number;
+      gtids: string;
+    }
+  | { type: 'restore.replayed'; file: string; target: string; transactions: number; lastApplied: string | null; durationMs: number }
   | ({ type: 'restore.gtid'; file: string; target: string } & GtidDecision)
   | { type: 'restore.succeeded'; file: string; target: string; durationMs: number }
   | { type: 'restore.failed'; file: string; target: string; cause: string }

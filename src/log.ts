@@ -94,7 +94,11 @@ function describe(event: SidecarEvent): ['debug' | 'info' | 'warn' | 'error', st
     case 'restore.started':
       return ['info', `restore of ${event.file} into ${event.target} started`];
     case 'restore.progress':
-      return ['info', `restore of ${event.file}: ${event.percent}%`];
+      return ['info', `restore of ${event.file}, ${event.phase === 'dump' ? 'the dump' : 'the binlog replay'}: ${event.percent}%`];
+    case 'restore.replay':
+      return ['info', `restore of ${event.file} into ${event.target} rolls forward to ${event.to}: ${event.transactions} transactions from ${event.from} to ${event.until}`];
+    case 'restore.replayed':
+      return ['info', `rolled ${event.target} forward from ${event.file}: ${event.transactions} transactions in ${event.durationMs} ms`];
     case 'restore.gtid':
       return ['info', `GTIDs: ${event.reason}`];
     case 'restore.succeeded':

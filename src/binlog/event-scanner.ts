@@ -55,7 +55,32 @@ export interface FileFacts {
   readonly nextFile: string | null;
 }
 
+/** One complete event as the scanner passes it, for a reader that wants more than the totals (transactions.ts). */
+export interface ScannedEvent {
+  /** Where the event starts and ends in the file. */
+  readonly offset: number;
+  readonly end: number;
+  readonly type: number;
+  /** 0 for an artificial event. */
+  readonly timestamp: number;
+  /** The transaction number of a GTID event, with its source as FileFacts keys it. */
+  readonly gtid: { readonly source: string; readonly sequence: number } | null;
+  readonly endsTransaction: boolean;
+}
+
+/** Events that describe the file, not data: a transaction never starts with one. */
+export const FILE_HEADER_EVENTS: ReadonlySet<number> = new Set([
+  STOP_EVENT,
+  ROTATE_EVENT,
+  FORMAT_DESCRIPTION_EVENT,
+  35, // PREVIOUS_GTIDS_LOG_EVENT (MySQL)
+  161, // BINLOG_CHECKPOINT_EVENT (MariaDB)
+  163, // GTID_LIST_EVENT (MariaDB)
+  164, // START_ENCRYPTION_EVENT (MariaDB)
+]);
+
 export class BinlogEventScanner {
+  readonly #onEvent: ((event: ScannedEvent) => void) | undefined;
   #pending: Buffer = Buffer.alloc(0);
   #scanned = 0;
   #committed = 0;
@@ -65,6 +90,8 @@ export class BinlogEventScanner {
   #fed = 0;
   #finished = false;
   #checksumBytes = 0;
+  /** Inside a transaction opened by BEGIN (or MariaDB's GTID event for one), which only its COMMIT, XID or XA PREPARE ends. */
+  #inTransaction = false;
   #facts: {
     firstEventAtMs: number | null;
     serverId: number | null;
@@ -72,6 +99,10 @@ export class BinlogEventScanner {
     gtids: Record<string, { first: number; last: number }>;
     nextFile: string | null;
   } = { firstEventAtMs: null, serverId: null, serverVersion: null, gtids: {}, nextFile: null };
+
+  constructor(options: { onEvent?: (event: ScannedEvent) => void } = {}) {
+    this.#onEvent = options.onEvent;
+  }
 
   /** Bytes fed so far, parsed or waiting for the rest of their event: where the next chunk starts. */
   get fedBytes(): number {
@@ -110,21 +141,25 @@ export class BinlogEventScanner {
       this.#scanned += size;
       // A real rotate (timestamp set) closes the file; the artificial one a dump starts with does not.
       this.#finished = (type === ROTATE_EVENT && timestamp !== 0) || type === STOP_EVENT;
+      const event = data.subarray(offset, offset + size);
       // Artificial events (a rotate the server sends first) carry timestamp 0.
-      this.#learn(type, timestamp, data.subarray(offset, offset + size));
+      const gtid = this.#learn(type, timestamp, event);
+      const ends = timestamp !== 0 && this.#endsTransaction(type, event);
       if (timestamp !== 0) {
         this.#lastEventAtMs = timestamp * 1000;
-        if (endsTransaction(type, data.subarray(offset, offset + size))) {
+        if (ends) {
           this.#committed = this.#scanned;
           this.#committedAtMs = timestamp * 1000;
         }
       }
+      this.#onEvent?.({ offset: this.#scanned - size, end: this.#scanned, type, timestamp, gtid, endsTransaction: ends });
       offset += size;
     }
     this.#pending = Buffer.from(data.subarray(offset));
   }
 
-  #learn(type: number, timestamp: number, event: Buffer): void {
+  /** Records what the event tells of the file; returns its GTID when it is a GTID event. */
+  #learn(type: number, timestamp: number, event: Buffer): ScannedEvent['gtid'] {
     const facts = this.#facts;
     if (timestamp !== 0) facts.firstEventAtMs ??= timestamp * 1000;
     const body = event.subarray(HEADER_BYTES, event.length - this.#checksumBytes);
@@ -136,10 +171,10 @@ export class BinlogEventScanner {
         facts.serverVersion ??= event.subarray(HEADER_BYTES + 2, HEADER_BYTES + 52).toString('latin1').replace(/\0.*$/s, '');
         break;
       case GTID_LOG_EVENT:
-        if (body.length >= 25) this.#sawGtid(formatUuid(body.subarray(1, 17)), Number(body.readBigUInt64LE(17)));
+        if (body.length >= 25) return this.#sawGtid(formatUuid(body.subarray(1, 17)), Number(body.readBigUInt64LE(17)));
         break;
       case MARIADB_GTID_EVENT:
-        if (body.length >= 12) this.#sawGtid(`${body.readUInt32LE(8)}-${event.readUInt32LE(5)}`, Number(body.readBigUInt64LE(0)));
+        if (body.length >= 12) return this.#sawGtid(`${body.readUInt32LE(8)}-${event.readUInt32LE(5)}`, Number(body.readBigUInt64LE(0)));
         break;
       case ROTATE_EVENT:
         if (timestamp !== 0 && body.length > 8) facts.nextFile = body.subarray(8).toString('latin1');
@@ -147,13 +182,45 @@ export class BinlogEventScanner {
       default:
         break;
     }
+    return null;
   }
 
-  #sawGtid(source: string, sequence: number): void {
+  #sawGtid(source: string, sequence: number): ScannedEvent['gtid'] {
     const range = this.#facts.gtids[source];
     if (!range) this.#facts.gtids[source] = { first: sequence, last: sequence };
     else range.last = Math.max(range.last, sequence);
+    return { source, sequence };
   }
+
+  /**
+   * Whether the event ends a transaction. A statement inside one (statement-based logging writes
+   * each INSERT as a QUERY event) does not; outside one, a statement (DDL) stands on its own.
+   */
+  #endsTransaction(type: number, event: Buffer): boolean {
+    if (type === MARIADB_GTID_EVENT) {
+      // Its flags: FL_STANDALONE (1) marks a statement on its own; without it, a transaction follows.
+      const flags = event.length >= HEADER_BYTES + 13 ? event[HEADER_BYTES + 12]! : 1;
+      this.#inTransaction = (flags & 1) === 0;
+      return false;
+    }
+    if (type === XID_EVENT || type === XA_PREPARE_LOG_EVENT) {
+      this.#inTransaction = false;
+      return true;
+    }
+    if (type !== QUERY_EVENT) return false;
+    const text = queryStart(event);
+    if (/^(BEGIN|XA (START|BEGIN))\b/.test(text)) {
+      this.#inTransaction = true;
+      return false;
+    }
+    if (!this.#inTransaction) return true;
+    if (/^(COMMIT|ROLLBACK)\b/.test(text)) {
+      this.#inTransaction = false;
+      return true;
+    }
+    return false;
+  }
+
 }
 
 const formatUuid = (bytes: Buffer) => {
@@ -161,16 +228,12 @@ const formatUuid = (bytes: Buffer) => {
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 };
 
-function endsTransaction(type: number, event: Buffer): boolean {
-  if (type === XID_EVENT || type === XA_PREPARE_LOG_EVENT) return true;
-  if (type !== QUERY_EVENT) return false;
+/** The first bytes of a QUERY_EVENT's statement, upper-cased. */
+function queryStart(event: Buffer): string {
   const body = HEADER_BYTES;
-  if (event.length < body + QUERY_POST_HEADER_BYTES) return false;
+  if (event.length < body + QUERY_POST_HEADER_BYTES) return '';
   const dbLength = event[body + 8]!;
   const statusLength = event.readUInt16LE(body + 11);
   const textStart = body + QUERY_POST_HEADER_BYTES + statusLength + dbLength + 1;
-  const text = event.subarray(textStart, textStart + QUERY_PEEK_BYTES).toString('latin1').toUpperCase();
-  // BEGIN opens a transaction whose XID (or COMMIT) follows; any other statement (DDL, a
-  // statement-based COMMIT) stands complete on its own.
-  return !/^BEGIN\b/.test(text) && !/^XA (START|BEGIN|END)\b/.test(text);
+  return event.subarray(textStart, textStart + QUERY_PEEK_BYTES).toString('latin1').toUpperCase();
 }

@@ -15,17 +15,27 @@ import { createLogger, logEvents } from '../log.js';
 import { describeAddress, type ServerAddress } from '../mysql/connect.js';
 import { GTID_PURGED_MODES, type GtidPurgedMode } from '../restore/gtid.js';
 import { resolveTarget, TARGET_OPTIONS } from '../mysql/target.js';
+import type { Connection } from 'mysql2/promise';
+import type { ServerInfo } from '../mysql/server-info.js';
+import { progressReporter } from '../restore/progress.js';
+import { type LocatedTransaction, planReplay, type ReplayPlan, verifyReplayFiles } from '../restore/replay-plan.js';
+import { parseReplayTarget, REPLAY_TARGET_OPTIONS, type ReplayTarget } from '../restore/replay-target.js';
+import { decideReplayGtids, type ReplayGtids, replaySql } from '../restore/replay.js';
 import { restoreDump } from '../restore/restore.js';
+import { formatUtc } from '../restore/target-time.js';
 import type { CommandContext } from './context.js';
 import { formatMiB } from '../units.js';
 
 export const summary =
-  'restore [FILE|latest] --yes [--force] [--gtid-purged=auto|apply|skip]: verify, then stream the dump into the server (--host/--port for another)';
+  'restore [FILE|latest] --yes [--force] [--gtid-purged=auto|apply|skip] [--to TIME | --to-gtid GTID | --to-position FILE:POS] [--dry-run]: ' +
+  'verify, then stream the dump into the server (--host/--port for another), and roll it forward through the binlog archive to just before the target';
 
 /**
  * `restore [FILE|latest] --yes`: verifies first, then replaces the databases in the dump on the
  * target server. Without --yes it asks on a terminal for the target's host:port to be typed, and
- * refuses (changing nothing) when there is no terminal to ask on.
+ * refuses (changing nothing) when there is no terminal to ask on. With a target (--to,
+ * --to-gtid, --to-position) it picks the dump itself and rolls it forward (replay-plan.ts);
+ * --dry-run prints that plan and touches nothing.
  */
 export async function restoreCommand(args: string[], context: CommandContext): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -35,14 +45,30 @@ export async function restoreCommand(args: string[], context: CommandContext): P
       yes: { type: 'boolean', default: false },
       force: { type: 'boolean', default: false },
       'gtid-purged': { type: 'string' },
+      'dry-run': { type: 'boolean', default: false },
+      ...REPLAY_TARGET_OPTIONS,
       ...TARGET_OPTIONS,
     },
     strict: true,
   });
   const gtidPurged = parseGtidPurged(values['gtid-purged']);
+  const replayTarget = parseReplayTarget(values, context.env.TZ);
+  if (replayTarget && positionals[0] !== undefined && positionals[0] !== 'latest') {
+    throw new UsageError(`restore ${positionals[0]} with a target: a restore to a point picks its dump itself (the newest one the target rolls forward from); leave the file out`);
+  }
+  if (values['dry-run'] && !replayTarget) throw new UsageError('--dry-run prints the plan of a restore to a point: give --to, --to-gtid or --to-position');
   const config = loadConfig({ env: context.env, cwd: context.cwd });
-  const latest = positionals[0] === undefined || positionals[0] === 'latest';
-  const file = await locateBackup(config.backup.dir, positionals[0]);
+  const plan = replayTarget ? await planReplay(config.backup.dir, config.binlog.dir, replayTarget) : null;
+  if (plan && replayTarget) {
+    const lines = describePlan(plan, replayTarget);
+    if (values['dry-run']) {
+      context.stdout.write(`${lines.join('\n')}\n`);
+      return 0;
+    }
+    context.stderr.write(`${lines.join('\n')}\n`);
+  }
+  const latest = !plan && (positionals[0] === undefined || positionals[0] === 'latest');
+  const file = plan ? plan.dump.path : await locateBackup(config.backup.dir, positionals[0]);
   const target = resolveTarget(config.mysql, values, context.cwd);
   const where = describeAddress(target);
   const name = path.basename(file);
@@ -67,7 +93,7 @@ export async function restoreCommand(args: string[], context: CommandContext): P
   const purpose = `restore of ${name} into ${where}`;
   // The directory is held so that no backup run dumps the server while it is half restored.
   await withDirectoryLock(config.backup.dir, { scope: 'writer', purpose, readOnlyOk: true, ...lockEvents(emit, config.backup.dir, purpose, say) }, () =>
-    verifyAndRestore({ context, config, file, target, gtidPurged, emit }),
+    verifyAndRestore({ context, config, file, target, gtidPurged, emit, plan, to: replayTarget?.described ?? null }),
   );
   return 0;
 }
@@ -79,8 +105,10 @@ async function verifyAndRestore(run: {
   target: ServerAddress;
   gtidPurged: GtidPurgedMode | undefined;
   emit: EventSink;
+  plan: ReplayPlan | null;
+  to: string | null;
 }): Promise<void> {
-  const { context, config, file, target, gtidPurged, emit } = run;
+  const { context, config, file, target, gtidPurged, emit, plan } = run;
   const name = path.basename(file);
   const where = describeAddress(target);
   const say = (line: string) => context.stderr.write(`${line}\n`);
@@ -89,43 +117,95 @@ async function verifyAndRestore(run: {
   if (!verification.ok) {
     throw new UserError(`refusing to restore ${name}: it does not verify\n${verification.problems.join('\n')}`);
   }
+  if (plan) {
+    say(`verifying ${plan.files.length} binary log file${plan.files.length === 1 ? '' : 's'} ...`);
+    const problems = await verifyReplayFiles(plan);
+    if (problems.length > 0) throw new UserError(`refusing to restore to a point: the binlog archive does not verify\n${problems.join('\n')}`, { exitCode: 2 });
+  }
 
   const began = Date.now();
-  let loggedTenth = 0;
-  let drawnAt = 0;
+  const terminal = isTerminal(context.stderr);
+  const write = (text: string) => context.stderr.write(text);
+  let replay: { gtids: ReplayGtids; server: ServerInfo } | null = null;
+  const dumpProgress = progressReporter({ file: name, phase: 'dump', totalBytes: verification.storedBytes, terminal, write, emit });
   try {
+    const replayBegan = { at: 0 };
+    let binlogProgress: ReturnType<typeof progressReporter> | undefined;
     await restoreDump(file, target, {
       clientDir: config.mysql.clientDir,
       waitTimeoutMs: config.mysql.waitTimeoutMs,
       gtidPurged,
       dumpGtidSet: verification.binlog?.gtid ?? null,
+      // Decided before the first byte is written: a replay that cannot apply must not leave the dump half-way.
+      ...(plan && {
+        prepare: async (connection: Connection, server: ServerInfo) => {
+          replay = { gtids: await decideReplayGtids(connection, server, plan), server };
+        },
+      }),
       onReady: (decision) => {
         emit({ type: 'restore.started', file: name, target: where, storedBytes: verification.storedBytes });
         emit({ type: 'restore.gtid', file: name, target: where, ...decision });
         say(`GTIDs: ${decision.reason}`);
+        if (plan && replay) {
+          emit({
+            type: 'restore.replay',
+            file: name,
+            target: where,
+            to: run.to ?? '',
+            binlogs: plan.files.map((f) => f.name),
+            from: `${plan.dump.binlogFile}:${plan.dump.binlogPosition}`,
+            until: `${plan.files.at(-1)!.name}:${plan.stopPosition}`,
+            transactions: plan.transactions,
+            gtids: replay.gtids.reason,
+          });
+          say(`binlog replay GTIDs: ${replay.gtids.reason}`);
+        }
         say(`restoring ${name} into ${where} as ${target.user} ...`);
       },
-      onBytes: (bytes, total) => {
-        const percent = Math.floor((bytes / total) * 100);
-        if (Math.floor(percent / 10) > loggedTenth) {
-          loggedTenth = Math.floor(percent / 10);
-          emit({ type: 'restore.progress', file: name, percent, bytes });
-        }
-        if (isTerminal(context.stderr) && Date.now() - drawnAt > 250) {
-          drawnAt = Date.now();
-          context.stderr.write(`\r  ${percent}% (${formatMiB(bytes)} of ${formatMiB(total)})`);
-        }
-      },
+      onBytes: (bytes) => dumpProgress.update(bytes),
+      // The replay follows the dump in the same client session (replay.ts says why).
+      ...(plan &&
+        plan.transactions > 0 && {
+          then: () => {
+            dumpProgress.finish();
+            const { gtids, server } = replay!;
+            say(`rolling forward: ${plan.transactions} transactions from ${plan.dump.binlogFile}:${plan.dump.binlogPosition} to ${plan.files.at(-1)!.name}:${plan.stopPosition} ...`);
+            replayBegan.at = Date.now();
+            binlogProgress = progressReporter({ file: name, phase: 'binlog', totalBytes: plan.bytes, terminal, write, emit });
+            return replaySql(plan, server, { clientDir: config.mysql.clientDir, gtids, onBytes: (bytes: number) => binlogProgress?.update(bytes) });
+          },
+        }),
     });
+    dumpProgress.finish();
+    binlogProgress?.finish();
+    if (plan && replayBegan.at > 0) {
+      emit({ type: 'restore.replayed', file: name, target: where, transactions: plan.transactions, lastApplied: plan.lastApplied?.gtid ?? null, durationMs: Date.now() - replayBegan.at });
+    }
   } catch (error) {
-    if (isTerminal(context.stderr)) context.stderr.write('\n');
+    dumpProgress.finish();
     emit({ type: 'restore.failed', file: name, target: where, cause: (error as Error).message });
     throw error;
   }
-  if (isTerminal(context.stderr)) context.stderr.write('\n');
   const durationMs = Date.now() - began;
   emit({ type: 'restore.succeeded', file: name, target: where, durationMs });
-  context.stdout.write(`restored ${name} into ${where} in ${(durationMs / 1000).toFixed(1)} s\n`);
+  const rolled = plan ? `, rolled forward ${plan.transactions} transactions to ${run.to}` : '';
+  context.stdout.write(`restored ${name} into ${where}${rolled} in ${(durationMs / 1000).toFixed(1)} s\n`);
+}
+
+/** What a restore to a point will do, for the dry run and for the person about to confirm it. */
+function describePlan(plan: ReplayPlan, target: ReplayTarget): string[] {
+  const last = plan.files.at(-1)!;
+  const at = (t: LocatedTransaction) => `${t.gtid ? `${t.gtid}, ` : ''}committed ${formatUtc(t.committedAtMs)}, at ${t.file}:${t.start}`;
+  return [
+    `restore to ${target.described}:`,
+    `  dump:     ${plan.dump.name} (finished ${plan.dump.finishedAt}), at ${plan.dump.binlogFile}:${plan.dump.binlogPosition}`,
+    `  binlogs:  ${plan.files.map((f) => `${f.name}${f.index ? '' : ' (not sealed yet: read through, no checksum)'}`).join(', ')} in ${plan.epochDir} (${formatMiB(plan.bytes)} to replay)`,
+    `  replay:   ${plan.dump.binlogFile}:${plan.dump.binlogPosition} to ${last.name}:${plan.stopPosition}, ${plan.transactions} transaction${plan.transactions === 1 ? '' : 's'}` +
+      (plan.lastApplied ? `; the last: ${at(plan.lastApplied)}` : ''),
+    plan.excluded
+      ? `  excluded: ${at(plan.excluded)}, and everything after it`
+      : '  excluded: nothing archived: the archive ends before the target, and every transaction in it applies',
+  ];
 }
 
 /** The chosen dump's age and size against the dumps before it, when it is one of BACKUP_DIR's. */

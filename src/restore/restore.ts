@@ -1,28 +1,19 @@
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
-import { Transform, type TransformCallback } from 'node:stream';
+import { PassThrough, Readable, Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { execa } from 'execa';
+import type { Connection } from 'mysql2/promise';
 import { BATCH_BYTES } from '../backup/chunk-batcher.js';
 import { compressionOf, createDecompressor } from '../backup/compression.js';
-import { childEnvironment } from '../child-env.js';
 import { UserError } from '../errors.js';
 import { assertSameFamily, type ClientTool, findClientTool } from '../mysql/client-tools.js';
 import { describeAddress, describeDriverError, type ServerAddress, waitForServer } from '../mysql/connect.js';
-import { withDefaultsFile } from '../mysql/defaults-file.js';
-import { readServerInfo } from '../mysql/server-info.js';
-import { redact } from '../secret.js';
+import { readServerInfo, type ServerInfo } from '../mysql/server-info.js';
+import { feedClient } from './client-feed.js';
 import { addToGtidPurged, decideGtidPurged, type GtidDecision, type GtidPurgedMode, readTargetGtidState } from './gtid.js';
 import { GtidPurgedFilter } from './gtid-purged-filter.js';
 import { SchemaFilter } from './schema-filter.js';
-
-/**
- * How the dump is fed to the client: byte for byte (--binary-mode keeps NUL bytes and \r\n as
- * they are), in the character set it was written in, with room for rows as large as the server
- * allows. No --force: the first error stops the restore, and its message is the cause.
- */
-const CLIENT_FLAGS = ['--binary-mode', '--default-character-set=utf8mb4', '--max-allowed-packet=1073741824'];
 
 export interface RestoreOptions {
   /** MYSQL_CLIENT_DIR: where the mysql client of the target's family is; undefined: PATH. */
@@ -33,9 +24,13 @@ export interface RestoreOptions {
   readonly gtidPurged: GtidPurgedMode | undefined;
   /** The dump's GTID set, as verification read it from the dump. */
   readonly dumpGtidSet: string | null;
+  /** Checks of its own on the target, before anything is written (the binlog replay's GTID decision). */
+  readonly prepare?: (connection: Connection, server: ServerInfo) => Promise<void>;
   /** Called once every check has passed, just before the first byte is written, with the GTID decision. */
   readonly onReady?: (decision: GtidDecision) => void;
   readonly onBytes?: (bytes: number, total: number) => void;
+  /** More SQL for the same client session once the dump is in: the binlog replay of a restore to a point. */
+  readonly then?: () => AsyncIterable<Buffer>;
   /** Databases whose parts of the dump are left out (schema-filter.ts). */
   readonly skipSchemas?: ReadonlySet<string>;
   readonly signal?: AbortSignal;
@@ -56,6 +51,7 @@ export async function restoreDump(file: string, target: ServerAddress, options: 
     const server = await readServerInfo(connection);
     assertSameFamily(client, server, `the target ${where}`);
     const decision = decideGtidPurged(options.gtidPurged, options.dumpGtidSet, await readTargetGtidState(connection, server.flavour, options.dumpGtidSet));
+    await options.prepare?.(connection, server);
     options.onReady?.(decision);
     await streamIntoClient(file, target, client, options);
     if (decision.action === 'apply') {
@@ -72,59 +68,41 @@ export async function restoreDump(file: string, target: ServerAddress, options: 
   }
 }
 
-/**
- * Streams a stored dump, decompressed, into the `mysql` client connected to `target`, with the
- * same secret handling as backups (private defaults file, bare child environment). Throws a
- * UserError carrying the client's stderr when anything fails.
- */
+/** A stored dump, decompressed and with its GTID statement taken out, into the client. */
 async function streamIntoClient(
   file: string,
   target: ServerAddress,
   clientTool: ClientTool,
-  options: { onBytes?: (bytes: number, total: number) => void; skipSchemas?: ReadonlySet<string>; signal?: AbortSignal },
+  options: { onBytes?: (bytes: number, total: number) => void; then?: () => AsyncIterable<Buffer>; skipSchemas?: ReadonlySet<string>; signal?: AbortSignal },
 ): Promise<void> {
   const total = (await stat(file)).size;
-  await withDefaultsFile(target, clientTool.flavour, async (defaultsFile) => {
-    const client = execa(clientTool.binary, [`--defaults-file=${defaultsFile}`, ...CLIENT_FLAGS], {
-      stdout: 'ignore',
-      buffer: { stderr: true },
-      maxBuffer: { stderr: 1024 * 1024 },
-      extendEnv: false,
-      env: childEnvironment(),
-      reject: false,
-      ...(options.signal ? { cancelSignal: options.signal } : {}),
-    });
-    const decompressor = createDecompressor(compressionOf(path.basename(file)));
-    let read = 0;
-    const progress = new Transform({
-      transform(chunk: Buffer, _encoding, done: TransformCallback) {
-        read += chunk.length;
-        options.onBytes?.(read, total);
-        done(null, chunk);
-      },
-    });
-    let streamError: Error | undefined;
-    try {
-      await pipeline([
-        createReadStream(file, { highWaterMark: BATCH_BYTES }),
-        progress,
-        ...(decompressor ? [decompressor] : []),
-        new GtidPurgedFilter(),
-        ...(options.skipSchemas?.size ? [new SchemaFilter(options.skipSchemas)] : []),
-        client.stdin,
-      ]);
-    } catch (error) {
-      streamError = error as Error;
-      client.kill();
-    }
-    const result = await client;
-    const stderr = redact(String(result.stderr ?? '').trim(), target.password);
-    const where = `restoring ${path.basename(file)} into ${describeAddress(target)}`;
-    if (result.isCanceled) throw new UserError(`${where} was cancelled`);
-    // A SQL error makes the client exit and the write fail with EPIPE: its stderr is the cause.
-    if (result.exitCode !== 0) {
-      throw new UserError(`${where} failed: the mysql client ${result.signal ? `was killed by ${result.signal}` : `exited with code ${result.exitCode}`}${stderr ? `:\n${stderr}` : ''}`);
-    }
-    if (streamError) throw new UserError(`${where} failed: ${streamError.message}`);
+  const decompressor = createDecompressor(compressionOf(path.basename(file)));
+  let read = 0;
+  const progress = new Transform({
+    transform(chunk: Buffer, _encoding, done: TransformCallback) {
+      read += chunk.length;
+      options.onBytes?.(read, total);
+      done(null, chunk);
+    },
   });
+  const dump = new PassThrough({ highWaterMark: BATCH_BYTES });
+  // A failure on the way destroys `dump` with it, and so reaches the client feed.
+  pipeline([
+    createReadStream(file, { highWaterMark: BATCH_BYTES }),
+    progress,
+    ...(decompressor ? [decompressor] : []),
+    new GtidPurgedFilter(),
+    ...(options.skipSchemas?.size ? [new SchemaFilter(options.skipSchemas)] : []),
+    dump,
+  ]).catch(() => undefined);
+  const { then } = options;
+  const sql = then
+    ? Readable.from(
+        (async function* () {
+          yield* dump as AsyncIterable<Buffer>;
+          yield* then();
+        })(),
+      )
+    : dump;
+  await feedClient(target, clientTool, sql, [], `restoring ${path.basename(file)}${then ? ' and its binary logs' : ''} into ${describeAddress(target)}`, options.signal);
 }

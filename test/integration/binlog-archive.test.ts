@@ -11,6 +11,7 @@ import { fingerprint } from '../support/fingerprint.js';
 import { freePort, startTestServer, type TestServer } from '../support/mysql-server.js';
 import { listProcesses, runsProgram } from '../support/processes.js';
 import { restoreWithMysqlClient } from '../support/restore.js';
+import { LEDGER_SQL, waitUntilLevel, writeBatch } from '../support/binlog-archive.js';
 import { BACKUP_GRANTS, BINLOG_GRANTS, createBackupAccount } from '../support/sample-data.js';
 import { scrape } from '../support/scrape.js';
 
@@ -20,39 +21,6 @@ const BINLOG_TOOLS = ['mysqlbinlog', 'mariadb-binlog'];
 /** The binlog streams writing into `binlogDir`: the other flavour's run of this file has its own. */
 const streamsInto = async (binlogDir: string) =>
   (await listProcesses()).filter((p) => runsProgram(p, BINLOG_TOOLS) && p.argv.includes(`--result-file=${path.join(binlogDir, '.fetch-')}`));
-
-/** Waits until every binary log file the server lists is in `dir` with the server's size. */
-async function waitUntilLevel(server: TestServer, dir: string, timeoutMs = 30_000): Promise<string[]> {
-  const deadline = Date.now() + timeoutMs;
-  let behind: string[] = [];
-  while (Date.now() < deadline) {
-    const logs = await server.query('SHOW BINARY LOGS');
-    behind = [];
-    for (const log of logs) {
-      const local = await stat(path.join(dir, String(log.Log_name))).catch(() => null);
-      if (local?.size !== Number(log.File_size)) behind.push(`${log.Log_name}: ${local?.size ?? 'missing'} of ${log.File_size}`);
-    }
-    if (behind.length === 0) return logs.map((log) => String(log.Log_name));
-    await sleep(200);
-  }
-  throw new Error(`the archive did not catch up within ${timeoutMs} ms: ${behind.join(', ')}`);
-}
-
-/** Committed writes of every kind a replay must reproduce: inserts in transactions, an update, a delete. */
-async function writeBatch(server: TestServer, label: string): Promise<void> {
-  const connection = await mysql.createConnection(server.adminConnection());
-  try {
-    for (let i = 0; i < 5; i++) {
-      await connection.query('START TRANSACTION');
-      await connection.query('INSERT INTO pitr.ledger (note, amount) VALUES (?, ?), (?, ?)', [`${label}-${i}a`, i, `${label}-${i}b`, i * 10]);
-      await connection.query('COMMIT');
-    }
-    await connection.query('UPDATE pitr.ledger SET amount = amount + 1 WHERE note LIKE ?', [`${label}-%a`]);
-    await connection.query('DELETE FROM pitr.ledger WHERE note = ?', [`${label}-0b`]);
-  } finally {
-    await connection.end();
-  }
-}
 
 describe('the binlog archive', () => {
   const fixture = useBackupServer({ password: PASSWORD, sampleData: true });
@@ -65,8 +33,7 @@ describe('the binlog archive', () => {
   beforeAll(async () => {
     server = fixture.server;
     await server.query(`GRANT ${BINLOG_GRANTS[server.flavour]} ON *.* TO ?@?`, [BACKUP_USER, '%']);
-    await server.query('CREATE DATABASE pitr');
-    await server.query('CREATE TABLE pitr.ledger (id INT AUTO_INCREMENT PRIMARY KEY, note VARCHAR(64) NOT NULL, amount INT NOT NULL) ENGINE=InnoDB');
+    for (const statement of LEDGER_SQL) await server.query(statement);
     dir = await makeTempDir();
     binlogDir = path.join(dir, 'binlogs');
     httpPort = await freePort();

@@ -1,0 +1,54 @@
+import { open } from 'node:fs/promises';
+import { BinlogEventScanner, FILE_HEADER_EVENTS } from './event-scanner.js';
+
+/** One transaction (or a statement standing alone, as DDL does) in an archived binary log file. */
+export interface BinlogTransaction {
+  /** Where its first event starts: a replay that stops here applies nothing of it. */
+  readonly start: number;
+  /** Just past the event that ends it. */
+  readonly end: number;
+  /** The timestamp of that last event (the COMMIT's or the statement's start, whole seconds), Unix ms. */
+  readonly committedAtMs: number;
+  /** MySQL "uuid:n", MariaDB "domain-server-n"; null without GTIDs. */
+  readonly gtid: string | null;
+}
+
+const READ_CHUNK_BYTES = 1024 * 1024;
+
+/**
+ * The complete transactions of a raw binlog file, in order, up to `upTo` bytes. An event cut off
+ * at the end (the file is still being written) and a transaction without its end are not among
+ * them. Calls `visit` for each; when it returns true the walk stops there.
+ */
+export async function walkTransactions(file: string, upTo: number, visit: (transaction: BinlogTransaction) => boolean): Promise<void> {
+  let start: number | null = null;
+  let gtid: string | null = null;
+  let stopped = false;
+  const scanner = new BinlogEventScanner({
+    onEvent: (event) => {
+      if (stopped || event.timestamp === 0 || FILE_HEADER_EVENTS.has(event.type)) return;
+      start ??= event.offset;
+      if (event.gtid) gtid = formatGtid(event.gtid.source, event.gtid.sequence);
+      if (!event.endsTransaction) return;
+      stopped = visit({ start, end: event.end, committedAtMs: event.timestamp * 1000, gtid });
+      start = null;
+      gtid = null;
+    },
+  });
+  const handle = await open(file, 'r');
+  try {
+    const buffer = Buffer.alloc(READ_CHUNK_BYTES);
+    let offset = 0;
+    while (offset < upTo && !stopped) {
+      const { bytesRead } = await handle.read(buffer, 0, Math.min(READ_CHUNK_BYTES, upTo - offset), offset);
+      if (bytesRead === 0) break;
+      scanner.feed(buffer.subarray(0, bytesRead));
+      offset += bytesRead;
+    }
+  } finally {
+    await handle.close();
+  }
+}
+
+/** A source as the scanner keys it (MySQL "uuid", MariaDB "domain-server") and a number, written as each family writes a GTID. */
+const formatGtid = (source: string, sequence: number) => (source.length === 36 ? `${source}:${sequence}` : `${source}-${sequence}`);

@@ -1,0 +1,181 @@
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import path from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { readInventory } from '../backup/inventory.js';
+import { readManifest } from '../backup/manifest.js';
+import { manifestFileName } from '../backup/naming.js';
+import { type ArchivedFile, sequenceOf } from '../binlog/archive-dir.js';
+import { type BinlogIndex, readIndex } from '../binlog/seal.js';
+import { type BinlogTransaction, walkTransactions } from '../binlog/transactions.js';
+import { type ArchiveEpoch, readRecoverableWindow } from '../binlog/window.js';
+import { UserError } from '../errors.js';
+import { type ReplayTarget, reaches } from './replay-target.js';
+import { formatUtc } from './target-time.js';
+
+export type LocatedTransaction = BinlogTransaction & { readonly file: string };
+
+export interface ReplayFile {
+  readonly name: string;
+  readonly path: string;
+  readonly bytes: number;
+  /** Null for the file still being written (or one the archiver had not sealed): it is read through instead. */
+  readonly index: BinlogIndex | null;
+}
+
+/** What `restore --to` does, worked out from BACKUP_DIR and BINLOG_DIR alone, before anything is touched. */
+export interface ReplayPlan {
+  readonly dump: { readonly name: string; readonly path: string; readonly finishedAt: string; readonly binlogFile: string; readonly binlogPosition: number };
+  readonly epochDir: string;
+  /** From the dump's file to the one the replay stops in, contiguous. */
+  readonly files: readonly ReplayFile[];
+  /** The replay reads files[0] from the dump's position and the last file up to here. */
+  readonly stopPosition: number;
+  /** The first transaction not applied; null: the archive ends before the target, and everything archived is applied. */
+  readonly excluded: LocatedTransaction | null;
+  readonly firstApplied: LocatedTransaction | null;
+  readonly lastApplied: LocatedTransaction | null;
+  readonly transactions: number;
+  /** Binlog bytes the replay reads. */
+  readonly bytes: number;
+}
+
+/**
+ * Picks the newest good dump the target can be reached from, and the archived binary logs from
+ * its coordinates to the target, refusing (naming it) a gap in the way. Reads the files through
+ * to find the transaction at the target; checksums wait for verifyReplayFiles.
+ */
+export async function planReplay(backupDir: string, binlogDir: string, target: ReplayTarget): Promise<ReplayPlan> {
+  const { epochs } = await readRecoverableWindow(binlogDir, backupDir);
+  if (epochs.every((epoch) => epoch.files.length === 0)) {
+    throw new UserError(`BINLOG_DIR ${binlogDir} holds no archived binary logs: a restore to a point needs the archive (BINLOG_ARCHIVE=true)`, { exitCode: 2 });
+  }
+  const passedOver: string[] = [];
+  for (const backup of (await readInventory(backupDir)).backups.filter((b) => b.checksummed)) {
+    const manifest = await readManifest(path.join(backupDir, manifestFileName(backup.name)));
+    const coordinates = manifest?.binlog;
+    if (!manifest || !coordinates?.file || coordinates.position === null) {
+      passedOver.push(`${backup.name}: no binlog coordinates in its manifest`);
+      continue;
+    }
+    const finishedMs = Date.parse(manifest.finishedAt);
+    if (target.kind === 'time' && finishedMs > target.atMs) continue;
+    const epoch = epochOf(epochs, finishedMs, coordinates.file);
+    if (!epoch) {
+      passedOver.push(`${backup.name}: its binlog file ${coordinates.file} is not in the archive`);
+      continue;
+    }
+    if (target.kind === 'position' && before({ file: target.file, position: target.position }, { file: coordinates.file, position: coordinates.position })) continue;
+    const dump = { name: backup.name, path: backup.path, finishedAt: manifest.finishedAt, binlogFile: coordinates.file, binlogPosition: coordinates.position };
+    const plan = await walkToTarget(epoch, dump, target);
+    if (plan) return plan;
+    // A GTID or a position not after this dump may be before it: an older dump may reach it.
+    if (target.kind !== 'time') passedOver.push(`${backup.name}: ${target.described.replace(/^just before /, '')} is not in the archive after it`);
+  }
+  const why = passedOver.length ? `\n${passedOver.join('\n')}` : '';
+  if (target.kind === 'time') {
+    throw new UserError(`no good dump finished before ${formatUtc(target.atMs)} rolls forward through the archive${why}`, {
+      hint: '`list` shows the dumps and the recoverable window.',
+      exitCode: 2,
+    });
+  }
+  throw new UserError(`no good dump rolls forward to ${target.described.replace(/^just before /, '')}${why}`, { hint: '`list` shows the dumps and the recoverable window.', exitCode: 2 });
+}
+
+/** Checks every file of the plan: a sealed one against the sha256 of its index; one not sealed has been read through. */
+export async function verifyReplayFiles(plan: ReplayPlan): Promise<string[]> {
+  const problems: string[] = [];
+  for (const file of plan.files) {
+    if (!file.index) continue;
+    const hash = createHash('sha256');
+    await pipeline(createReadStream(file.path, { start: 0, end: file.index.bytes - 1 }), hash);
+    const sha256 = hash.digest('hex');
+    if (sha256 !== file.index.sha256) problems.push(`${file.name}: sha256 ${sha256} is not the ${file.index.sha256} it was sealed with`);
+  }
+  return problems;
+}
+
+/**
+ * The epoch a dump's coordinates lie in: the one that has its file and was current when the
+ * dump finished (a file name comes back after RESET MASTER, in another epoch).
+ */
+function epochOf(epochs: readonly ArchiveEpoch[], finishedMs: number, file: string): ArchiveEpoch | undefined {
+  let previousEnd = -Infinity;
+  for (const epoch of epochs) {
+    const end = epoch.endedAtMs ?? Infinity;
+    if (finishedMs > previousEnd && finishedMs <= end && epoch.files.some((f) => f.name === file)) return epoch;
+    previousEnd = end;
+  }
+  return undefined;
+}
+
+const before = (a: { file: string; position: number }, b: { file: string; position: number }) =>
+  sequenceOf(a.file) < sequenceOf(b.file) || (a.file === b.file && a.position < b.position);
+
+/**
+ * Walks the epoch's transactions from the dump's coordinates; returns the plan up to the first
+ * that reaches the target, or null when none does (and the target is not a time, which the end
+ * of the archive stands in for). A missing file on the way is a gap and refuses.
+ */
+async function walkToTarget(epoch: ArchiveEpoch, dump: ReplayPlan['dump'], target: ReplayTarget): Promise<ReplayPlan | null> {
+  const all = epoch.files;
+  const files: ReplayFile[] = [];
+  // Filled in by the walk's callback.
+  const seen: { excluded: LocatedTransaction | null; firstApplied: LocatedTransaction | null; lastApplied: LocatedTransaction | null; transactions: number } = {
+    excluded: null,
+    firstApplied: null,
+    lastApplied: null,
+    transactions: 0,
+  };
+  for (let i = all.findIndex((f) => f.name === dump.binlogFile); i < all.length && !seen.excluded; i++) {
+    const file = all[i]!;
+    const previous = files.at(-1);
+    if (previous) assertFollows(epoch, previous, file);
+    const from = previous ? 0 : dump.binlogPosition;
+    await walkTransactions(path.join(epoch.dir, file.name), file.size, (transaction) => {
+      if (transaction.start < from) return false;
+      const located = { ...transaction, file: file.name };
+      if (reaches(target, file.name, transaction)) {
+        seen.excluded = located;
+        return true;
+      }
+      seen.firstApplied ??= located;
+      seen.lastApplied = located;
+      seen.transactions++;
+      return false;
+    });
+    files.push({ name: file.name, path: path.join(epoch.dir, file.name), bytes: file.size, index: await readIndex(epoch.dir, file.name, file.size) });
+  }
+  const { excluded, lastApplied } = seen;
+  let stopPosition: number;
+  if (excluded) {
+    stopPosition = excluded.start;
+  } else {
+    if (target.kind !== 'time') return null;
+    if (epoch.endedAtMs !== null && epoch.endedAtMs < target.atMs) {
+      throw new UserError(
+        `the archive has a gap between ${dump.name} and ${formatUtc(target.atMs)}: the binary logs from ${dump.binlogFile} on end at ${formatUtc(epoch.endedAtMs)} ` +
+          `(${path.basename(epoch.dir)}), and no good dump after the gap finished before the target`,
+        { hint: 'Restore to a time before the gap, or to one after the first dump that followed it (`list` shows both).', exitCode: 2 },
+      );
+    }
+    // Everything archived applies; files after the last transaction (just rotated) are not needed.
+    const lastFile = lastApplied?.file ?? dump.binlogFile;
+    files.splice(files.findIndex((f) => f.name === lastFile) + 1);
+    stopPosition = lastApplied?.end ?? dump.binlogPosition;
+  }
+  const bytes = files.reduce((sum, f, i) => sum + (i === files.length - 1 ? stopPosition : f.bytes) - (i === 0 ? dump.binlogPosition : 0), 0);
+  return { dump, epochDir: epoch.dir, files, stopPosition, ...seen, bytes };
+}
+
+/** Consecutive numbers, and the file a sealed one's closing rotate names: anything else is a gap in the way. */
+function assertFollows(epoch: ArchiveEpoch, previous: ReplayFile, next: ArchivedFile): void {
+  const expected = previous.index?.nextFile;
+  if (sequenceOf(next.name) !== sequenceOf(previous.name) + 1 || (expected && expected !== next.name)) {
+    throw new UserError(
+      `the archive has a gap in ${epoch.dir}: ${previous.name} is followed by ${next.name}${expected ? `, but its rotate names ${expected}` : ''}; ` +
+        'the replay cannot cross it',
+      { hint: 'Restore to a point before the gap, or from a dump taken after it.', exitCode: 2 },
+    );
+  }
+}
