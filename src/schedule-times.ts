@@ -128,7 +128,7 @@ function firstTimeFrom(
 }
 
 /** A time zone's offset from UTC at any instant, and the instants of a wall-clock time. */
-class ZoneOffsets {
+export class ZoneOffsets {
   readonly #format: Intl.DateTimeFormat;
 
   constructor(timeZone: string) {

@@ -1,4 +1,5 @@
 import { UsageError } from '../errors.js';
+import { ZoneOffsets } from '../schedule-times.js';
 
 const TIME = /^(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2}):(\d{2})\s*(Z|[+-]\d{2}:?\d{2})?$/i;
 const DAY_MS = 24 * 3600_000;
@@ -21,45 +22,25 @@ export function parseTargetTime(text: string, timeZone: string | undefined): num
   const offset = match[7];
   if (offset !== undefined) return wall - offsetMinutes(offset) * 60_000;
 
-  const zone = zoneFormatter(timeZone);
-  const name = zone.resolvedOptions().timeZone;
-  // The offsets in force a day either side cover every offset the wall time can have.
-  const offsets = new Set([wall - DAY_MS, wall, wall + DAY_MS].map((probe) => wallTimeOf(zone, probe) - probe));
-  const instants = [...new Set([...offsets].map((o) => wall - o).filter((instant) => wallTimeOf(zone, instant) === wall))].sort((a, b) => a - b);
+  const name = zoneName(timeZone);
+  const zone = new ZoneOffsets(name);
+  const instants = zone.instantsOf(wall);
   if (instants.length === 1) return instants[0]!;
-  const choices = [...offsets].sort((a, b) => b - a).map((o) => `${text.trim()}${formatOffset(o)}`);
+  const offsets = [...new Set([zone.at(wall - DAY_MS), zone.at(wall + DAY_MS)])];
+  const choices = offsets.sort((a, b) => b - a).map((o) => `${text.trim()}${formatOffset(o)}`);
   if (instants.length === 0) {
     throw new UsageError(`--to ${JSON.stringify(text)}: that time does not exist in ${name} (the clocks were put forward across it); give the offset meant, e.g. ${choices.join(' or ')}`);
   }
   throw new UsageError(`--to ${JSON.stringify(text)}: that time happens twice in ${name} (the clocks were put back across it); give the offset meant: ${choices.join(' or ')}`);
 }
 
-/** The zone's name for the plan a dry run prints. */
+/** TZ's IANA name (the system's zone when unset); a name Intl does not know is refused. */
 export function zoneName(timeZone: string | undefined): string {
-  return zoneFormatter(timeZone).resolvedOptions().timeZone;
-}
-
-function zoneFormatter(timeZone: string | undefined): Intl.DateTimeFormat {
   try {
-    return new Intl.DateTimeFormat('en-US', {
-      ...(timeZone ? { timeZone: timeZone.replace(/^:/, '') } : {}),
-      hourCycle: 'h23',
-      year: 'numeric',
-      month: 'numeric',
-      day: 'numeric',
-      hour: 'numeric',
-      minute: 'numeric',
-      second: 'numeric',
-    });
+    return new Intl.DateTimeFormat('en-US', timeZone ? { timeZone: timeZone.replace(/^:/, '') } : {}).resolvedOptions().timeZone;
   } catch {
     throw new UsageError(`TZ=${timeZone} is not a time zone this program knows; give --to with an offset ("+02:00", "Z"), or set TZ to a name like Europe/Berlin`);
   }
-}
-
-/** The wall-clock time `zone` shows at `instant`, written as if it were UTC (ms). */
-function wallTimeOf(zone: Intl.DateTimeFormat, instant: number): number {
-  const parts = Object.fromEntries(zone.formatToParts(new Date(instant)).map((part) => [part.type, Number(part.value)]));
-  return Date.UTC(parts.year!, parts.month! - 1, parts.day!, parts.hour!, parts.minute!, parts.second!);
 }
 
 function offsetMinutes(offset: string): number {
