@@ -102,11 +102,13 @@ export async function* replaySql(
     reject: false,
     ...(options.signal ? { cancelSignal: options.signal } : {}),
   });
+  let readToEnd = false;
   try {
     yield* binlog.stdout.pipe(new ReplayProgress(plan, options.onBytes)) as AsyncIterable<Buffer>;
+    readToEnd = true;
   } finally {
-    // Stopped early (the client failed): the child goes too.
-    if (binlog.exitCode === null) binlog.kill();
+    // Stopped early (the client failed): the child goes too. Read to the end, it exits by itself.
+    if (!readToEnd) binlog.kill();
   }
   const result = await binlog;
   if (result.exitCode !== 0) {
