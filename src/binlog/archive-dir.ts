@@ -77,13 +77,13 @@ export async function fsyncPath(file: string): Promise<void> {
 
 const READ_CHUNK_BYTES = 1024 * 1024;
 
-/** Scans `file` from where `scanner` stopped up to `upTo` bytes. */
-export async function scanFile(file: string, scanner: BinlogEventScanner, upTo: number): Promise<ScanPosition> {
+/** Scans `file` from where `scanner` stopped up to `upTo` bytes, or until `done()` says it has seen enough. */
+export async function scanFile(file: string, scanner: BinlogEventScanner, upTo: number, done: () => boolean = () => false): Promise<ScanPosition> {
   const handle = await open(file, 'r');
   try {
     const buffer = Buffer.alloc(READ_CHUNK_BYTES);
     let offset = scanner.fedBytes;
-    while (offset < upTo) {
+    while (offset < upTo && !done()) {
       const { bytesRead } = await handle.read(buffer, 0, Math.min(READ_CHUNK_BYTES, upTo - offset), offset);
       if (bytesRead === 0) break;
       scanner.feed(buffer.subarray(0, bytesRead));

@@ -1,4 +1,4 @@
-import { open } from 'node:fs/promises';
+import { scanFile } from './archive-dir.js';
 import { BinlogEventScanner, FILE_HEADER_EVENTS } from './event-scanner.js';
 
 /** One transaction (or a statement standing alone, as DDL does) in an archived binary log file. */
@@ -12,8 +12,6 @@ export interface BinlogTransaction {
   /** MySQL "uuid:n", MariaDB "domain-server-n"; null without GTIDs. */
   readonly gtid: string | null;
 }
-
-const READ_CHUNK_BYTES = 1024 * 1024;
 
 /**
  * The complete transactions of a raw binlog file, in order, up to `upTo` bytes. An event cut off
@@ -35,19 +33,7 @@ export async function walkTransactions(file: string, upTo: number, visit: (trans
       gtid = null;
     },
   });
-  const handle = await open(file, 'r');
-  try {
-    const buffer = Buffer.alloc(READ_CHUNK_BYTES);
-    let offset = 0;
-    while (offset < upTo && !stopped) {
-      const { bytesRead } = await handle.read(buffer, 0, Math.min(READ_CHUNK_BYTES, upTo - offset), offset);
-      if (bytesRead === 0) break;
-      scanner.feed(buffer.subarray(0, bytesRead));
-      offset += bytesRead;
-    }
-  } finally {
-    await handle.close();
-  }
+  await scanFile(file, scanner, upTo, () => stopped);
 }
 
 /** A source as the scanner keys it (MySQL "uuid", MariaDB "domain-server") and a number, written as each family writes a GTID. */

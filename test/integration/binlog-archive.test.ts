@@ -11,7 +11,7 @@ import { fingerprint } from '../support/fingerprint.js';
 import { freePort, startTestServer, type TestServer } from '../support/mysql-server.js';
 import { listProcesses, runsProgram } from '../support/processes.js';
 import { restoreWithMysqlClient } from '../support/restore.js';
-import { LEDGER_SQL, waitUntilLevel, writeBatch } from '../support/binlog-archive.js';
+import { LEDGER_SQL, waitUntilLevel, writeBatch, writeThroughTemporaryTableAcrossRotation } from '../support/binlog-archive.js';
 import { BACKUP_GRANTS, BINLOG_GRANTS, createBackupAccount } from '../support/sample-data.js';
 import { scrape } from '../support/scrape.js';
 
@@ -56,12 +56,7 @@ describe('the binlog archive', () => {
 
       await writeBatch(server, 'before-flush');
       // A temporary table whose contents reach a real table only after a rotation.
-      const session = await mysql.createConnection(server.adminConnection());
-      await session.query('CREATE TEMPORARY TABLE pitr.scratch (note VARCHAR(64), amount INT)');
-      await session.query("INSERT INTO pitr.scratch VALUES ('from-temp', 7)");
-      await server.query('FLUSH BINARY LOGS');
-      await session.query('INSERT INTO pitr.ledger (note, amount) SELECT note, amount FROM pitr.scratch');
-      await session.end();
+      await writeThroughTemporaryTableAcrossRotation(server);
       await writeBatch(server, 'after-flush');
       await waitUntilLevel(server, binlogDir);
 

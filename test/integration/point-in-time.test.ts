@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import mysql from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BACKUP_USER, useBackupServer } from '../support/backup-server.js';
-import { LEDGER_SQL, waitUntilLevel, writeBatch } from '../support/binlog-archive.js';
+import { LEDGER_SQL, waitUntilLevel, writeBatch, writeThroughTemporaryTableAcrossRotation } from '../support/binlog-archive.js';
 import { countEvents, makeTempDir, readLogEvents, runCli, startCli, waitForLog } from '../support/cli.js';
 import { sidecarEnv } from '../support/daemon-env.js';
 import { fingerprint } from '../support/fingerprint.js';
@@ -49,12 +49,7 @@ describe('restore to a point in time', () => {
 
       // Writes go on after the dump, across a rotation, one of them through a temporary table.
       await writeBatch(server, 'after-dump');
-      const session = await mysql.createConnection(server.adminConnection());
-      await session.query('CREATE TEMPORARY TABLE pitr.scratch (note VARCHAR(64), amount INT)');
-      await session.query("INSERT INTO pitr.scratch VALUES ('from-temp', 7)");
-      await server.query('FLUSH BINARY LOGS');
-      await session.query('INSERT INTO pitr.ledger (note, amount) SELECT note, amount FROM pitr.scratch');
-      await session.end();
+      await writeThroughTemporaryTableAcrossRotation(server);
       await writeBatch(server, 'after-flush');
 
       // Nothing is written for over a second either side of T: event times are whole seconds.

@@ -42,3 +42,19 @@ export async function writeBatch(server: TestServer, label: string): Promise<voi
     await connection.end();
   }
 }
+
+/**
+ * Rows that reach pitr.ledger through a temporary table filled before a rotation and read after
+ * it: a replay must run the files in one session for them to arrive (note 'from-temp').
+ */
+export async function writeThroughTemporaryTableAcrossRotation(server: TestServer): Promise<void> {
+  const session = await mysql.createConnection(server.adminConnection());
+  try {
+    await session.query('CREATE TEMPORARY TABLE pitr.scratch (note VARCHAR(64), amount INT)');
+    await session.query("INSERT INTO pitr.scratch VALUES ('from-temp', 7)");
+    await server.query('FLUSH BINARY LOGS');
+    await session.query('INSERT INTO pitr.ledger (note, amount) SELECT note, amount FROM pitr.scratch');
+  } finally {
+    await session.end();
+  }
+}
