@@ -17,15 +17,24 @@ const STOP_EVENT = 3;
 const ROTATE_EVENT = 4;
 const FORMAT_DESCRIPTION_EVENT = 15;
 const XID_EVENT = 16;
-/** MySQL's GTID event: flags u8, source uuid (16 bytes), transaction number u64. */
+/**
+ * MySQL's GTID event: flags u8, source uuid (16 bytes), transaction number u64, then (8.0.2 on)
+ * the logical clock, the commit timestamps and the transaction's length. Its anonymous twin
+ * (gtid_mode OFF) has the same layout.
+ */
 const GTID_LOG_EVENT = 33;
+const ANONYMOUS_GTID_LOG_EVENT = 34;
+/** MySQL 8.3+ writes a GTID with a tag ("uuid:tag:n") in another encoding, which is not read here. */
+export const TAGGED_GTID_LOG_EVENT = 42;
+/** MySQL's compressed transaction (binlog_transaction_compression): its events, BEGIN to XID, in one. */
+const TRANSACTION_PAYLOAD_EVENT = 40;
 /** MariaDB's: sequence number u64, domain id u32; the server id is the header's. */
 const MARIADB_GTID_EVENT = 162;
 const XA_PREPARE_LOG_EVENT = 38;
 /** A QUERY_EVENT's fixed part after the header: thread id, exec time, db length, error code, status length. */
 const QUERY_POST_HEADER_BYTES = 13;
-/** Only the start of a statement is read, to tell BEGIN (a transaction opens) from the rest. */
-const QUERY_PEEK_BYTES = 8;
+/** Only the start of a statement is read: enough to tell BEGIN, and a bare COMMIT from ROLLBACK TO a savepoint. */
+const QUERY_PEEK_BYTES = 32;
 
 export interface ScanPosition {
   /** Bytes of the file read and parsed: complete events only. */
@@ -92,6 +101,11 @@ export class BinlogEventScanner {
   #checksumBytes = 0;
   /** Inside a transaction opened by BEGIN (or MariaDB's GTID event for one), which only its COMMIT, XID or XA PREPARE ends. */
   #inTransaction = false;
+  /**
+   * Where the current transaction ends, from the length MySQL's GTID event gives it: exact where
+   * the statements are not (an atomic CREATE ... SELECT has no BEGIN). Null: not known.
+   */
+  #transactionEnd: number | null = null;
   #facts: {
     firstEventAtMs: number | null;
     serverId: number | null;
@@ -144,7 +158,7 @@ export class BinlogEventScanner {
       const event = data.subarray(offset, offset + size);
       // Artificial events (a rotate the server sends first) carry timestamp 0.
       const gtid = this.#learn(type, timestamp, event);
-      const ends = timestamp !== 0 && this.#endsTransaction(type, event);
+      const ends = timestamp !== 0 && this.#endsTransaction(type, event, this.#scanned - size);
       if (timestamp !== 0) {
         this.#lastEventAtMs = timestamp * 1000;
         if (ends) {
@@ -196,7 +210,33 @@ export class BinlogEventScanner {
    * Whether the event ends a transaction. A statement inside one (statement-based logging writes
    * each INSERT as a QUERY event) does not; outside one, a statement (DDL) stands on its own.
    */
-  #endsTransaction(type: number, event: Buffer): boolean {
+  #endsTransaction(type: number, event: Buffer, offset: number): boolean {
+    const byStatements = this.#endsByStatements(type, event);
+    if (type === GTID_LOG_EVENT || type === ANONYMOUS_GTID_LOG_EVENT) {
+      const length = mysqlTransactionLength(event.subarray(HEADER_BYTES, event.length - this.#checksumBytes));
+      this.#transactionEnd = length ? offset + length : null;
+      return false;
+    }
+    const end = offset + event.length;
+    if (this.#transactionEnd === null) return byStatements;
+    if (end < this.#transactionEnd) return false;
+    // Past the length the GTID event gave: it was wrong, and the statements tell from here on.
+    if (end > this.#transactionEnd) {
+      this.#transactionEnd = null;
+      return byStatements;
+    }
+    this.#transactionEnd = null;
+    this.#inTransaction = false;
+    return true;
+  }
+
+  /** The same from the statements alone: BEGIN opens, COMMIT / XID / XA PREPARE closes, a statement outside stands alone. */
+  #endsByStatements(type: number, event: Buffer): boolean {
+    if (type === TRANSACTION_PAYLOAD_EVENT) {
+      this.#inTransaction = false;
+      return true;
+    }
+    if (type === GTID_LOG_EVENT || type === ANONYMOUS_GTID_LOG_EVENT || type === TAGGED_GTID_LOG_EVENT) return false;
     if (type === MARIADB_GTID_EVENT) {
       // Its flags: FL_STANDALONE (1) marks a statement on its own; without it, a transaction follows.
       const flags = event.length >= HEADER_BYTES + 13 ? event[HEADER_BYTES + 12]! : 1;
@@ -208,13 +248,14 @@ export class BinlogEventScanner {
       return true;
     }
     if (type !== QUERY_EVENT) return false;
-    const text = queryStart(event);
+    const text = queryStart(event, this.#checksumBytes);
     if (/^(BEGIN|XA (START|BEGIN))\b/.test(text)) {
       this.#inTransaction = true;
       return false;
     }
     if (!this.#inTransaction) return true;
-    if (/^(COMMIT|ROLLBACK)\b/.test(text)) {
+    // The whole statement: "ROLLBACK TO sp" goes back to a savepoint, and the transaction goes on.
+    if (/^(COMMIT|ROLLBACK)\s*$/.test(text)) {
       this.#inTransaction = false;
       return true;
     }
@@ -228,12 +269,34 @@ const formatUuid = (bytes: Buffer) => {
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 };
 
-/** The first bytes of a QUERY_EVENT's statement, upper-cased. */
-function queryStart(event: Buffer): string {
+/** The first bytes of a QUERY_EVENT's statement, upper-cased: all of it when it is short. */
+function queryStart(event: Buffer, checksumBytes: number): string {
   const body = HEADER_BYTES;
   if (event.length < body + QUERY_POST_HEADER_BYTES) return '';
   const dbLength = event[body + 8]!;
   const statusLength = event.readUInt16LE(body + 11);
   const textStart = body + QUERY_POST_HEADER_BYTES + statusLength + dbLength + 1;
-  return event.subarray(textStart, textStart + QUERY_PEEK_BYTES).toString('latin1').toUpperCase();
+  const textEnd = Math.min(event.length - checksumBytes, textStart + QUERY_PEEK_BYTES);
+  return event.subarray(textStart, Math.max(textStart, textEnd)).toString('latin1').toUpperCase();
+}
+
+/**
+ * The transaction length in a MySQL GTID event's body (the whole transaction, the GTID event
+ * included), or 0 when it has none (before 8.0.2). After flags, uuid and number: the logical
+ * clock (a type code 2 and two u64), the immediate commit timestamp (7 bytes; its top bit says
+ * the original one follows, 7 more), then the length as a packed integer.
+ */
+function mysqlTransactionLength(body: Buffer): number {
+  let at = 1 + 16 + 8;
+  if (body[at] !== 2 || body.length < at + 17) return 0;
+  at += 17;
+  if (body.length < at + 7) return 0;
+  const originalFollows = (body[at + 6]! & 0x80) !== 0;
+  at += originalFollows ? 14 : 7;
+  if (body.length <= at) return 0;
+  const first = body[at]!;
+  if (first < 251) return first;
+  const width = first === 252 ? 2 : first === 253 ? 3 : first === 254 ? 8 : 0;
+  if (width === 0 || body.length < at + 1 + width) return 0;
+  return width === 8 ? Number(body.readBigUInt64LE(at + 1)) : body.readUIntLE(at + 1, width);
 }

@@ -1,5 +1,5 @@
 import { scanFile } from './archive-dir.js';
-import { BinlogEventScanner, FILE_HEADER_EVENTS } from './event-scanner.js';
+import { BinlogEventScanner, FILE_HEADER_EVENTS, TAGGED_GTID_LOG_EVENT } from './event-scanner.js';
 
 /** One transaction (or a statement standing alone, as DDL does) in an archived binary log file. */
 export interface BinlogTransaction {
@@ -9,8 +9,10 @@ export interface BinlogTransaction {
   readonly end: number;
   /** The timestamp of that last event (the COMMIT's or the statement's start, whole seconds), Unix ms. */
   readonly committedAtMs: number;
-  /** MySQL "uuid:n", MariaDB "domain-server-n"; null without GTIDs. */
+  /** MySQL "uuid:n", MariaDB "domain-server-n"; null without one, or with one not read (below). */
   readonly gtid: string | null;
+  /** It has a GTID this reader does not decode: MySQL 8.3+'s tagged "uuid:tag:n". */
+  readonly gtidUnread: boolean;
 }
 
 /**
@@ -21,16 +23,19 @@ export interface BinlogTransaction {
 export async function walkTransactions(file: string, upTo: number, visit: (transaction: BinlogTransaction) => boolean): Promise<void> {
   let start: number | null = null;
   let gtid: string | null = null;
+  let gtidUnread = false;
   let stopped = false;
   const scanner = new BinlogEventScanner({
     onEvent: (event) => {
       if (stopped || event.timestamp === 0 || FILE_HEADER_EVENTS.has(event.type)) return;
       start ??= event.offset;
       if (event.gtid) gtid = formatGtid(event.gtid.source, event.gtid.sequence);
+      if (event.type === TAGGED_GTID_LOG_EVENT) gtidUnread = true;
       if (!event.endsTransaction) return;
-      stopped = visit({ start, end: event.end, committedAtMs: event.timestamp * 1000, gtid });
+      stopped = visit({ start, end: event.end, committedAtMs: event.timestamp * 1000, gtid, gtidUnread });
       start = null;
       gtid = null;
+      gtidUnread = false;
     },
   });
   await scanFile(file, scanner, upTo, () => stopped);
