@@ -4,6 +4,7 @@ import { verifyBackup } from '../backup/verify.js';
 import type { EventSink } from '../events.js';
 import { describeAddress, waitForServer, type ServerAddress } from '../mysql/connect.js';
 import { restoreDump } from './restore.js';
+import { SYSTEM_SCHEMAS } from './schema-filter.js';
 
 /**
  * Schemas the server owns: neither restored nor checked. The dump's `mysql` schema holds
@@ -11,7 +12,6 @@ import { restoreDump } from './restore.js';
  * would replace the drill's own account, and the drill could not log in again to check its
  * tables, nor the next drill at all.
  */
-const SYSTEM_SCHEMAS: ReadonlySet<string> = new Set(['mysql', 'sys', 'performance_schema', 'information_schema']);
 
 export interface TableCheck {
   readonly database: string;
@@ -61,7 +61,7 @@ export async function runDrill(
     waitTimeoutMs: options.waitTimeoutMs,
     gtidPurged: undefined,
     dumpGtidSet: verification.binlog?.gtid ?? null,
-    skipSchemas: SYSTEM_SCHEMAS,
+    schemas: { include: (database) => !SYSTEM_SCHEMAS.has(database) },
     ...(options.signal ? { signal: options.signal } : {}),
   });
   const restoreMs = Date.now() - began;

@@ -13,7 +13,7 @@ import { readServerInfo, type ServerInfo } from '../mysql/server-info.js';
 import { feedClient } from './client-feed.js';
 import { addToGtidPurged, decideGtidPurged, type GtidDecision, type GtidPurgedMode, readTargetGtidState } from './gtid.js';
 import { GtidPurgedFilter } from './gtid-purged-filter.js';
-import { SchemaFilter } from './schema-filter.js';
+import { type SchemaChoice, SchemaFilter } from './schema-filter.js';
 
 export interface RestoreOptions {
   /** MYSQL_CLIENT_DIR: where the mysql client of the target's family is; undefined: PATH. */
@@ -31,8 +31,8 @@ export interface RestoreOptions {
   readonly onBytes?: (bytes: number, total: number) => void;
   /** More SQL for the same client session once the dump is in: the binlog replay of a restore to a point. */
   readonly then?: () => AsyncIterable<Buffer>;
-  /** Databases whose parts of the dump are left out (schema-filter.ts). */
-  readonly skipSchemas?: ReadonlySet<string>;
+  /** Which databases of the dump are restored, and whether each is dropped first (schema-filter.ts). */
+  readonly schemas?: SchemaChoice;
   readonly signal?: AbortSignal;
 }
 
@@ -73,7 +73,7 @@ async function streamIntoClient(
   file: string,
   target: ServerAddress,
   clientTool: ClientTool,
-  options: { onBytes?: (bytes: number, total: number) => void; then?: () => AsyncIterable<Buffer>; skipSchemas?: ReadonlySet<string>; signal?: AbortSignal },
+  options: { onBytes?: (bytes: number, total: number) => void; then?: () => AsyncIterable<Buffer>; schemas?: SchemaChoice; signal?: AbortSignal },
 ): Promise<void> {
   const total = (await stat(file)).size;
   const decompressor = createDecompressor(compressionOf(path.basename(file)));
@@ -92,7 +92,7 @@ async function streamIntoClient(
     progress,
     ...(decompressor ? [decompressor] : []),
     new GtidPurgedFilter(),
-    ...(options.skipSchemas?.size ? [new SchemaFilter(options.skipSchemas)] : []),
+    ...(options.schemas ? [new SchemaFilter(options.schemas)] : []),
     dump,
   ]).catch(() => undefined);
   const { then } = options;

@@ -10,22 +10,38 @@ const FOOTER = Buffer.from('/*!40103 SET TIME_ZONE=@OLD_TIME_ZONE */;');
 /** What #scan looks for at line starts, and the same after a newline, for indexOf. */
 const LINE_STARTS = [MARKER, FOOTER].map((prefix) => ({ prefix, afterNewline: Buffer.concat([Buffer.from('\n'), prefix]) }));
 
+/** The server's own databases: never dropped, and left out where only the user's data counts. */
+export const SYSTEM_SCHEMAS: ReadonlySet<string> = new Set(['mysql', 'sys', 'performance_schema', 'information_schema']);
+
+export interface SchemaChoice {
+  /** Whether a database's part of the dump goes through; all do when not given. */
+  readonly include?: (database: string) => boolean;
+  /**
+   * Drop each database that goes through (the system ones aside) just before its part: what it
+   * holds afterwards is the dump's alone, without the tables created since.
+   */
+  readonly replace?: boolean;
+}
+
 /**
  * Leaves the parts of chosen databases out of a dump as it streams: everything from a database's
- * `-- Current Database:` line to the next one. mysqldump escapes newlines inside values, so a
- * line that starts like that is always mysqldump's own. Everything else passes untouched and
- * uncopied, chunk by chunk; only a chunk that ends in what may be such a line waits for the next.
+ * `-- Current Database:` line to the next one; and, asked to, drops a database before its part
+ * fills it. mysqldump escapes newlines inside values, so a line that starts like that is always
+ * mysqldump's own. Everything else passes untouched and uncopied, chunk by chunk; only a chunk
+ * that ends in what may be such a line waits for the next.
  */
 export class SchemaFilter extends Transform {
-  readonly #skip: ReadonlySet<string>;
+  readonly #choice: SchemaChoice;
   #skipping = false;
+  /** A database's name comes twice: the views are in a second pass, which must not drop the first's tables. */
+  readonly #dropped = new Set<string>();
   #atLineStart = true;
   /** The start of a line, cut by a chunk's end, that may still turn out to be a marker. */
   #carry: Buffer | null = null;
 
-  constructor(skip: ReadonlySet<string>) {
+  constructor(choice: SchemaChoice) {
     super();
-    this.#skip = skip;
+    this.#choice = choice;
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
@@ -74,8 +90,15 @@ export class SchemaFilter extends Transform {
       if (name !== undefined) {
         // The marker line goes with the part it opens.
         this.#pass(data, from, marker);
-        this.#skipping = this.#skip.has(name.replace(/``/g, '`'));
+        const database = name.replace(/``/g, '`');
+        this.#skipping = this.#choice.include ? !this.#choice.include(database) : false;
         from = marker;
+        if (!this.#skipping && this.#choice.replace && !SYSTEM_SCHEMAS.has(database) && !this.#dropped.has(database)) {
+          this.#dropped.add(database);
+          this.#pass(data, from, lineEnd);
+          this.push(Buffer.from(`DROP DATABASE IF EXISTS \`${name}\`;\n`));
+          from = lineEnd;
+        }
       }
       search = marker + 1;
     }

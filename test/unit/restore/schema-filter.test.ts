@@ -22,7 +22,7 @@ const WITHOUT_MYSQL =
   HEADER + part('app', "INSERT INTO `t` VALUES (1,'-- Current Database: `mysql` in a value');") + part('we`ird', 'INSERT INTO `x` VALUES (2);') + part('zeta', 'CREATE VIEW `v` AS SELECT 1;') + TRAILER;
 
 /** The dump through the filter, cut into chunks at `cuts`. */
-async function filtered(text: string, skip: string[], cuts: number[]): Promise<string> {
+async function filtered(text: string, skip: string[], cuts: number[], replace = false): Promise<string> {
   const bytes = Buffer.from(text);
   const chunks: Buffer[] = [];
   let from = 0;
@@ -30,7 +30,7 @@ async function filtered(text: string, skip: string[], cuts: number[]): Promise<s
     chunks.push(bytes.subarray(from, cut));
     from = cut;
   }
-  return (await buffer(Readable.from(chunks).pipe(new SchemaFilter(new Set(skip))))).toString();
+  return (await buffer(Readable.from(chunks).pipe(new SchemaFilter({ include: (database) => !skip.includes(database), replace })))).toString();
 }
 
 describe('the schema filter', () => {
@@ -41,6 +41,24 @@ describe('the schema filter', () => {
     // Byte by byte, and cut twice close together.
     expect(await filtered(DUMP, ['mysql'], Array.from({ length: length - 1 }, (_, i) => i + 1))).toBe(WITHOUT_MYSQL);
     for (let cut = 1; cut + 3 < length; cut += 7) expect(await filtered(DUMP, ['mysql'], [cut, cut + 3])).toBe(WITHOUT_MYSQL);
+  });
+
+  it('drops each database but the system ones just before its part fills it, wherever the chunks are cut', async () => {
+    const drop = (name: string) => `DROP DATABASE IF EXISTS \`${name.replace(/`/g, '``')}\`;\n`;
+    // As mysqldump writes it: the views of every database in a second pass, after the tables of all.
+    const dump = DUMP.replace(TRAILER, part('app', 'CREATE VIEW `w` AS SELECT 2;') + TRAILER);
+    const seen = new Set<string>();
+    const replaced = dump.replace(/^-- Current Database: `((?:[^`]|``)+)`\n/gm, (line, name: string) => {
+      if (name === 'mysql' || seen.has(name)) return line;
+      seen.add(name);
+      return `${line}${drop(name.replace(/``/g, '`'))}`;
+    });
+    expect(replaced).toContain('DROP DATABASE IF EXISTS `we``ird`;\n');
+    expect(replaced.match(/DROP DATABASE/g)).toHaveLength(3);
+    const length = Buffer.byteLength(dump);
+    for (let cut = 1; cut < length; cut++) expect(await filtered(dump, [], [cut], true), `cut at ${cut}`).toBe(replaced);
+    // Only the parts restored are dropped.
+    expect(await filtered(dump, ['zeta'], [33], true)).not.toContain(drop('zeta'));
   });
 
   it('passes a dump through unchanged when nothing is skipped, and reads names with doubled backticks', async () => {
