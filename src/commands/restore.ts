@@ -20,7 +20,8 @@ import type { ServerInfo } from '../mysql/server-info.js';
 import { progressReporter } from '../restore/progress.js';
 import { type LocatedTransaction, planReplay, type ReplayPlan, verifyReplayFiles } from '../restore/replay-plan.js';
 import { parseReplayTarget, REPLAY_TARGET_OPTIONS, type ReplayTarget } from '../restore/replay-target.js';
-import { decideReplayGtids, type ReplayGtids, replaySql } from '../restore/replay.js';
+import { decideReplayGtids, findReplayTool, type ReplayGtids, replaySql } from '../restore/replay.js';
+import type { ClientTool } from '../mysql/client-tools.js';
 import { restoreDump } from '../restore/restore.js';
 import { formatUtc } from '../restore/target-time.js';
 import type { CommandContext } from './context.js';
@@ -58,43 +59,41 @@ export async function restoreCommand(args: string[], context: CommandContext): P
   }
   if (values['dry-run'] && !replayTarget) throw new UsageError('--dry-run prints the plan of a restore to a point: give --to, --to-gtid or --to-position');
   const config = loadConfig({ env: context.env, cwd: context.cwd });
-  const plan = replayTarget ? await planReplay(config.backup.dir, config.binlog.dir, replayTarget) : null;
-  if (plan && replayTarget) {
-    const lines = describePlan(plan, replayTarget);
-    if (values['dry-run']) {
-      context.stdout.write(`${lines.join('\n')}\n`);
-      return 0;
-    }
-    context.stderr.write(`${lines.join('\n')}\n`);
+  const pastArchiveOk = values.force;
+  if (replayTarget && values['dry-run']) {
+    const plan = await planReplay(config.backup.dir, config.binlog.dir, replayTarget, { pastArchiveOk });
+    context.stdout.write(`${describePlan(plan, replayTarget).join('\n')}\n`);
+    return 0;
   }
-  const latest = !plan && (positionals[0] === undefined || positionals[0] === 'latest');
-  const file = plan ? plan.dump.path : await locateBackup(config.backup.dir, positionals[0]);
   const target = resolveTarget(config.mysql, values, context.cwd);
   const where = describeAddress(target);
-  const name = path.basename(file);
   const say = (line: string) => context.stderr.write(`${line}\n`);
-
-  const chosen = await describeChoice(config, file);
-  if (chosen) say(`${name}: ${chosen.line}`);
-  if (chosen?.verdict.suspect && !values.force) {
-    throw new UserError(
-      `refusing to restore ${name}${latest ? ', the latest backup' : ''}: it is far smaller than the good dumps before it ` +
-        `(under BACKUP_SIZE_DROP_RATIO ${config.retention.sizeDropRatio} of their median), as a dump of an emptied or rebuilt server is`,
-      {
-        hint: 'Pick the dump to restore with `list` and name it, or pass --force if this small one is what you want. Stop the sidecar first, so that it does not dump the empty server meanwhile.',
-        exitCode: 2,
-      },
-    );
-  }
-
-  if (!values.yes) await confirm(context, `restore ${name} into ${where}`, where);
-
   const emit = logEvents(createLogger({ file: config.backup.logFile, level: config.logLevel, stdout: false }).logger);
-  const purpose = `restore of ${name} into ${where}`;
-  // The directory is held so that no backup run dumps the server while it is half restored.
-  await withDirectoryLock(config.backup.dir, { scope: 'writer', purpose, readOnlyOk: true, ...lockEvents(emit, config.backup.dir, purpose, say) }, () =>
-    verifyAndRestore({ context, config, file, target, gtidPurged, emit, plan, to: replayTarget?.described ?? null }),
-  );
+  const purpose = `restore into ${where}`;
+  // Held from the choice of the dump on: no backup run dumps the server while it is half
+  // restored, and no retention takes the dump or a binary log the plan names. A confirmation
+  // typed on a terminal is waited for inside it too.
+  await withDirectoryLock(config.backup.dir, { scope: 'writer', purpose, readOnlyOk: true, ...lockEvents(emit, config.backup.dir, purpose, say) }, async () => {
+    const plan = replayTarget ? await planReplay(config.backup.dir, config.binlog.dir, replayTarget, { pastArchiveOk }) : null;
+    if (plan && replayTarget) say(describePlan(plan, replayTarget).join('\n'));
+    const latest = !plan && (positionals[0] === undefined || positionals[0] === 'latest');
+    const file = plan ? plan.dump.path : await locateBackup(config.backup.dir, positionals[0]);
+    const name = path.basename(file);
+    const chosen = await describeChoice(config, file);
+    if (chosen) say(`${name}: ${chosen.line}`);
+    if (chosen?.verdict.suspect && !values.force) {
+      throw new UserError(
+        `refusing to restore ${name}${latest ? ', the latest backup' : ''}: it is far smaller than the good dumps before it ` +
+          `(under BACKUP_SIZE_DROP_RATIO ${config.retention.sizeDropRatio} of their median), as a dump of an emptied or rebuilt server is`,
+        {
+          hint: 'Pick the dump to restore with `list` and name it, or pass --force if this small one is what you want. Stop the sidecar first, so that it does not dump the empty server meanwhile.',
+          exitCode: 2,
+        },
+      );
+    }
+    if (!values.yes) await confirm(context, `restore ${name} into ${where}`, where);
+    await verifyAndRestore({ context, config, file, target, gtidPurged, emit, plan, to: replayTarget?.described ?? null });
+  });
   return 0;
 }
 
@@ -126,7 +125,7 @@ async function verifyAndRestore(run: {
   const began = Date.now();
   const terminal = isTerminal(context.stderr);
   const write = (text: string) => context.stderr.write(text);
-  let replay: { gtids: ReplayGtids; server: ServerInfo } | null = null;
+  let replay: { gtids: ReplayGtids; binlogTool: ClientTool } | null = null;
   const dumpProgress = progressReporter({ file: name, phase: 'dump', totalBytes: verification.storedBytes, terminal, write, emit });
   try {
     const replayBegan = { at: 0 };
@@ -136,10 +135,13 @@ async function verifyAndRestore(run: {
       waitTimeoutMs: config.mysql.waitTimeoutMs,
       gtidPurged,
       dumpGtidSet: verification.binlog?.gtid ?? null,
+      // Back to the point means without the tables created since, too: each database the dump
+      // holds is dropped just before its part fills it again (the server's own ones are not).
+      ...(plan && { schemas: { replace: true } }),
       // Decided before the first byte is written: a replay that cannot apply must not leave the dump half-way.
       ...(plan && {
         prepare: async (connection: Connection, server: ServerInfo) => {
-          replay = { gtids: await decideReplayGtids(connection, server, plan), server };
+          replay = { binlogTool: await findReplayTool(server, config.mysql.clientDir), gtids: await decideReplayGtids(connection, server, plan) };
         },
       }),
       onReady: (decision) => {
@@ -168,11 +170,11 @@ async function verifyAndRestore(run: {
         plan.transactions > 0 && {
           then: () => {
             dumpProgress.finish();
-            const { gtids, server } = replay!;
+            const { gtids, binlogTool } = replay!;
             say(`rolling forward: ${plan.transactions} transactions from ${plan.dump.binlogFile}:${plan.dump.binlogPosition} to ${plan.files.at(-1)!.name}:${plan.stopPosition} ...`);
             replayBegan.at = Date.now();
             binlogProgress = progressReporter({ file: name, phase: 'binlog', totalBytes: plan.bytes, terminal, write, emit });
-            return replaySql(plan, server, { clientDir: config.mysql.clientDir, gtids, onBytes: (bytes: number) => binlogProgress?.update(bytes) });
+            return replaySql(plan, { binlogTool, gtids, onBytes: (bytes: number) => binlogProgress?.update(bytes) });
           },
         }),
     });

@@ -35,7 +35,11 @@ export interface ReplayPlan {
   readonly excluded: LocatedTransaction | null;
   readonly firstApplied: LocatedTransaction | null;
   readonly lastApplied: LocatedTransaction | null;
+  /** The first applied transaction's GTID that could be read: the one a same-server check looks for. */
+  readonly firstGtid: string | null;
   readonly transactions: number;
+  /** Applied transactions without a GTID read: anonymous (gtid_mode OFF) or MySQL 8.3+ tagged ones. */
+  readonly withoutGtid: number;
   /** Binlog bytes the replay reads. */
   readonly bytes: number;
 }
@@ -45,7 +49,7 @@ export interface ReplayPlan {
  * its coordinates to the target, refusing (naming it) a gap in the way. Reads the files through
  * to find the transaction at the target; checksums wait for verifyReplayFiles.
  */
-export async function planReplay(backupDir: string, binlogDir: string, target: ReplayTarget): Promise<ReplayPlan> {
+export async function planReplay(backupDir: string, binlogDir: string, target: ReplayTarget, options: { pastArchiveOk?: boolean } = {}): Promise<ReplayPlan> {
   const { epochs } = await readRecoverableWindow(binlogDir, backupDir);
   if (epochs.every((epoch) => epoch.files.length === 0)) {
     throw new UserError(`BINLOG_DIR ${binlogDir} holds no archived binary logs: a restore to a point needs the archive (BINLOG_ARCHIVE=true)`, { exitCode: 2 });
@@ -67,7 +71,7 @@ export async function planReplay(backupDir: string, binlogDir: string, target: R
     }
     if (target.kind === 'position' && before({ file: target.file, position: target.position }, { file: coordinates.file, position: coordinates.position })) continue;
     const dump = { name: backup.name, path: backup.path, finishedAt: manifest.finishedAt, binlogFile: coordinates.file, binlogPosition: coordinates.position };
-    const plan = await walkToTarget(epoch, dump, target);
+    const plan = await walkToTarget(epoch, dump, target, options.pastArchiveOk === true);
     if (plan) return plan;
     // A GTID or a position not after this dump may be before it: an older dump may reach it.
     if (target.kind !== 'time') passedOver.push(`${backup.name}: ${target.described.replace(/^just before /, '')} is not in the archive after it`);
@@ -117,15 +121,19 @@ const before = (a: { file: string; position: number }, b: { file: string; positi
  * that reaches the target, or null when none does (and the target is not a time, which the end
  * of the archive stands in for). A missing file on the way is a gap and refuses.
  */
-async function walkToTarget(epoch: ArchiveEpoch, dump: ReplayPlan['dump'], target: ReplayTarget): Promise<ReplayPlan | null> {
+async function walkToTarget(epoch: ArchiveEpoch, dump: ReplayPlan['dump'], target: ReplayTarget, pastArchiveOk: boolean): Promise<ReplayPlan | null> {
   const all = epoch.files;
+  // A later file's first transaction stands for a position past its file's end, not for a file that is not there.
+  if (target.kind === 'position' && !all.some((f) => f.name === target.file)) return null;
   const files: ReplayFile[] = [];
   // Filled in by the walk's callback.
-  const seen: { excluded: LocatedTransaction | null; firstApplied: LocatedTransaction | null; lastApplied: LocatedTransaction | null; transactions: number } = {
+  const seen: WalkedTransactions = {
     excluded: null,
     firstApplied: null,
     lastApplied: null,
+    firstGtid: null,
     transactions: 0,
+    withoutGtid: 0,
   };
   for (let i = all.findIndex((f) => f.name === dump.binlogFile); i < all.length && !seen.excluded; i++) {
     const file = all[i]!;
@@ -141,7 +149,9 @@ async function walkToTarget(epoch: ArchiveEpoch, dump: ReplayPlan['dump'], targe
       }
       seen.firstApplied ??= located;
       seen.lastApplied = located;
+      seen.firstGtid ??= transaction.gtid;
       seen.transactions++;
+      if (transaction.gtid === null) seen.withoutGtid++;
       return false;
     });
     files.push({ name: file.name, path: path.join(epoch.dir, file.name), bytes: file.size, index: await readIndex(epoch.dir, file.name, file.size) });
@@ -159,6 +169,19 @@ async function walkToTarget(epoch: ArchiveEpoch, dump: ReplayPlan['dump'], targe
         { hint: 'Restore to a time before the gap, or to one after the first dump that followed it (`list` shows both).', exitCode: 2 },
       );
     }
+    // Nothing archived is at or after T. Transactions the archive has not got (it lagged, or
+    // stopped) would be missing without a word; a quiet server since is the caller's to vouch for.
+    const lastAt = lastApplied?.committedAtMs ?? null;
+    if (!pastArchiveOk) {
+      throw new UserError(
+        `${formatUtc(target.atMs)} is past the archive: its last transaction${lastAt === null ? ' after the dump' : ''} committed ${lastAt === null ? 'is none' : `at ${formatUtc(lastAt)}`}, ` +
+          'and transactions after it that the archive did not get would be missing from the restore',
+        {
+          hint: '`list` shows how far the archive reaches. If nothing was written since (or losing it is what you want), run again with --force to apply everything archived.',
+          exitCode: 2,
+        },
+      );
+    }
     // Everything archived applies; files after the last transaction (just rotated) are not needed.
     const lastFile = lastApplied?.file ?? dump.binlogFile;
     files.splice(files.findIndex((f) => f.name === lastFile) + 1);
@@ -167,6 +190,9 @@ async function walkToTarget(epoch: ArchiveEpoch, dump: ReplayPlan['dump'], targe
   const bytes = files.reduce((sum, f, i) => sum + (i === files.length - 1 ? stopPosition : f.bytes) - (i === 0 ? dump.binlogPosition : 0), 0);
   return { dump, epochDir: epoch.dir, files, stopPosition, ...seen, bytes };
 }
+
+/** What the walk to the target tells of the transactions, as the plan holds it. */
+type WalkedTransactions = { -readonly [K in 'excluded' | 'firstApplied' | 'lastApplied' | 'firstGtid' | 'transactions' | 'withoutGtid']: ReplayPlan[K] };
 
 /** Consecutive numbers, and the file a sealed one's closing rotate names: anything else is a gap in the way. */
 function assertFollows(epoch: ArchiveEpoch, previous: ReplayFile, next: ArchivedFile): void {

@@ -1,4 +1,4 @@
-import { isBinlogName } from '../binlog/archive-dir.js';
+import { isBinlogName, sequenceOf } from '../binlog/archive-dir.js';
 import type { BinlogTransaction } from '../binlog/transactions.js';
 import { UsageError } from '../errors.js';
 import { formatUtc, parseTargetTime, zoneName } from './target-time.js';
@@ -52,8 +52,9 @@ export function reaches(target: ReplayTarget, file: string, transaction: BinlogT
     case 'gtid':
       return transaction.gtid !== null && target.contains(transaction.gtid);
     case 'position':
-      // The transaction the position falls in is not applied either: a replay never stops halfway through one.
-      return file === target.file && transaction.end > target.position;
+      // The transaction the position falls in is not applied either: a replay never stops halfway
+      // through one. A position past its file's last transaction stops at the next file's first.
+      return sequenceOf(file) > sequenceOf(target.file) || (file === target.file && transaction.end > target.position);
   }
 }
 

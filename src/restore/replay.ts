@@ -3,7 +3,7 @@ import { execa } from 'execa';
 import type { Connection } from 'mysql2/promise';
 import { childEnvironment } from '../child-env.js';
 import { UserError } from '../errors.js';
-import { assertSameFamily, findClientTool } from '../mysql/client-tools.js';
+import { assertSameFamily, type ClientTool, findClientTool } from '../mysql/client-tools.js';
 import { queryWithTimeout } from '../mysql/connect.js';
 import type { ServerInfo } from '../mysql/server-info.js';
 import type { ReplayPlan } from './replay-plan.js';
@@ -33,7 +33,7 @@ const NOT_LOGGED =
  * refuses that).
  */
 export async function decideReplayGtids(connection: Connection, server: ServerInfo, plan: ReplayPlan): Promise<ReplayGtids> {
-  const first = plan.firstApplied?.gtid ?? null;
+  const first = plan.firstGtid;
   if (server.flavour === 'mariadb') {
     const [rows] = await queryWithTimeout(connection, 'SELECT @@GLOBAL.gtid_binlog_pos AS pos');
     const sameServer = first !== null && hasRunMariadb(String(rows[0]?.pos ?? ''), first);
@@ -45,11 +45,11 @@ export async function decideReplayGtids(connection: Connection, server: ServerIn
   }
   const [rows] = await queryWithTimeout(connection, 'SELECT @@GLOBAL.gtid_mode AS mode, GTID_SUBSET(?, @@GLOBAL.gtid_executed) AS ran', [first ?? '']);
   const gtidMode = String(rows[0]?.mode ?? 'OFF').toUpperCase() !== 'OFF';
-  if (first === null) return { flags: [], sameServer: false, reason: 'the replayed transactions have no GTIDs' };
   if (!gtidMode) {
+    if (first === null && plan.withoutGtid === plan.transactions) return { flags: [], sameServer: false, reason: 'the replayed transactions have no GTIDs' };
     return { flags: ['--skip-gtids'], sameServer: false, reason: "the target's gtid_mode is OFF: the transactions are replayed without their GTIDs" };
   }
-  if (Number(rows[0]?.ran) === 1) {
+  if (first !== null && Number(rows[0]?.ran) === 1) {
     return {
       flags: ['--skip-gtids', '--disable-log-bin'],
       sameServer: true,
@@ -59,7 +59,25 @@ export async function decideReplayGtids(connection: Connection, server: ServerIn
         NOT_LOGGED,
     };
   }
+  if (plan.withoutGtid > 0) {
+    // Anonymous ones (from a server with gtid_mode OFF) a gtid_mode ON target refuses (ERROR 1782),
+    // and a tagged one is not read here, so whether it ran cannot be told.
+    return {
+      flags: ['--skip-gtids'],
+      sameServer: false,
+      reason:
+        `${plan.withoutGtid} of the ${plan.transactions} replayed transactions have no GTID this restore can carry over (anonymous, or MySQL 8.3+ tagged): ` +
+        'all are replayed without their GTIDs, and the target gives them new ones and logs them',
+    };
+  }
   return { flags: [], sameServer: false, reason: 'the target has executed none of the replayed transactions: they keep their GTIDs and go into its binary log, as on a replica' };
+}
+
+/** The mysqlbinlog of the target's family, found before anything is written: a replay that cannot start must not follow a dump. */
+export async function findReplayTool(server: ServerInfo, clientDir: string | undefined): Promise<ClientTool> {
+  const tool = await findClientTool('mysqlbinlog', clientDir);
+  assertSameFamily(tool, server, 'the target');
+  return tool;
 }
 
 /** MariaDB's gtid_binlog_pos holds the last GTID per domain and server: "0-1-57,1-2-9". */
@@ -80,11 +98,9 @@ function hasRunMariadb(binlogPos: string, gtid: string): boolean {
  */
 export async function* replaySql(
   plan: ReplayPlan,
-  server: ServerInfo,
-  options: { clientDir: string | undefined; gtids: ReplayGtids; onBytes?: (bytes: number) => void; signal?: AbortSignal },
+  options: { binlogTool: ClientTool; gtids: ReplayGtids; onBytes?: (bytes: number) => void; signal?: AbortSignal },
 ): AsyncGenerator<Buffer> {
-  const binlogTool = await findClientTool('mysqlbinlog', options.clientDir);
-  assertSameFamily(binlogTool, server, 'the target');
+  const { binlogTool } = options;
   const args = [
     '--no-defaults',
     `--start-position=${plan.dump.binlogPosition}`,
@@ -102,9 +118,15 @@ export async function* replaySql(
     reject: false,
     ...(options.signal ? { cancelSignal: options.signal } : {}),
   });
+  // Piped at once, before the first yield: execa (buffer off) lets go of output nobody reads
+  // while this generator waits to be resumed, and the replay would apply nothing, without an error.
+  const progress = new ReplayProgress(plan, options.onBytes);
+  const sql = binlog.stdout.pipe(progress) as AsyncIterable<Buffer>;
   let readToEnd = false;
   try {
-    yield* binlog.stdout.pipe(new ReplayProgress(plan, options.onBytes)) as AsyncIterable<Buffer>;
+    // The dump's last line may lack its newline: the replay's first statement must not join it.
+    yield Buffer.from('\n');
+    yield* sql;
     readToEnd = true;
   } finally {
     // Stopped early (the client failed): the child goes too. Read to the end, it exits by itself.
@@ -115,13 +137,21 @@ export async function* replaySql(
     const stderr = String(result.stderr ?? '').trim();
     throw new UserError(`${binlogTool.binary} failed reading the archive (exit code ${result.exitCode})${stderr ? `:\n${stderr}` : ''}`);
   }
+  // A replay that applied less than planned must not pass for a restore to the point.
+  if (!progress.reachedLastApplied()) {
+    const last = plan.lastApplied!;
+    throw new UserError(`${binlogTool.binary} ended before the last transaction of the plan (${last.file}:${last.start}): the replay is incomplete, and the target is not at the point`);
+  }
 }
 
 /**
- * Counts replayed bytes from the `# at N` line mysqlbinlog writes before every event: a
- * position that falls back is the next file's start (each begins at 4, with its header).
+ * Follows the replay through the `# at N` line mysqlbinlog writes before every event: a
+ * position that falls back is the next file's start (each begins at 4, with its header). It
+ * counts bytes for the progress display, and tells whether the output reached the plan's last
+ * transaction at all.
  */
 class ReplayProgress extends Transform {
+  readonly #plan: ReplayPlan;
   readonly #starts: number[];
   readonly #onBytes: ((bytes: number) => void) | undefined;
   #file = 0;
@@ -130,6 +160,7 @@ class ReplayProgress extends Transform {
 
   constructor(plan: ReplayPlan, onBytes: ((bytes: number) => void) | undefined) {
     super();
+    this.#plan = plan;
     // Bytes replayed before each file starts.
     let before = -plan.dump.binlogPosition;
     this.#starts = plan.files.map((file) => {
@@ -140,18 +171,25 @@ class ReplayProgress extends Transform {
     this.#onBytes = onBytes;
   }
 
+  /** Whether the output got as far as the start of the last transaction the plan applies. */
+  reachedLastApplied(): boolean {
+    const last = this.#plan.lastApplied;
+    if (!last) return true;
+    const index = this.#plan.files.findIndex((file) => file.name === last.file);
+    return this.#file > index || (this.#file === index && this.#position >= last.start);
+  }
+
   override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
-    if (this.#onBytes) {
-      const text = this.#tail + chunk.toString('latin1');
-      for (const match of text.matchAll(/^# at (\d+)$/gm)) {
-        const position = Number(match[1]);
-        if (position < this.#position && this.#file < this.#starts.length - 1) this.#file++;
-        this.#position = position;
-      }
-      const lastLine = text.slice(text.lastIndexOf('\n') + 1);
-      this.#tail = lastLine.length < 32 ? lastLine : '';
-      this.#onBytes(Math.max(0, this.#starts[this.#file]! + this.#position));
+    // Only whole lines: "# at 1234" cut after "# at 12" would read as a position that fell back.
+    const text = this.#tail + chunk.toString('latin1');
+    for (const match of text.matchAll(/^# at (\d+)\n/gm)) {
+      const position = Number(match[1]);
+      if (position < this.#position && this.#file < this.#starts.length - 1) this.#file++;
+      this.#position = position;
     }
+    const lastLine = text.slice(text.lastIndexOf('\n') + 1);
+    this.#tail = lastLine.length < 32 ? lastLine : '';
+    this.#onBytes?.(Math.max(0, this.#starts[this.#file]! + this.#position));
     done(null, chunk);
   }
 }
