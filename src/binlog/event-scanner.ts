@@ -33,6 +33,11 @@ const MARIADB_GTID_EVENT = 162;
 const XA_PREPARE_LOG_EVENT = 38;
 /** A QUERY_EVENT's fixed part after the header: thread id, exec time, db length, error code, status length. */
 const QUERY_POST_HEADER_BYTES = 13;
+/**
+ * Statements inside a transaction that change no rows by themselves: savepoints, and the DDL of
+ * an atomic CREATE ... SELECT (MySQL 8.0.21+ logs it after a BEGIN, its rows as row events).
+ */
+const NOT_A_CHANGE = /^(SAVEPOINT|ROLLBACK TO|RELEASE SAVEPOINT|CREATE|ALTER|DROP|RENAME|TRUNCATE)\b/;
 /** Only the start of a statement is read: enough to tell BEGIN, and a bare COMMIT from ROLLBACK TO a savepoint. */
 const QUERY_PEEK_BYTES = 32;
 
@@ -75,6 +80,8 @@ export interface ScannedEvent {
   /** The transaction number of a GTID event, with its source as FileFacts keys it. */
   readonly gtid: { readonly source: string; readonly sequence: number } | null;
   readonly endsTransaction: boolean;
+  /** A data change written as its SQL statement (statement-based logging) inside a transaction, not as rows. */
+  readonly statementChange: boolean;
 }
 
 /** Events that describe the file, not data: a transaction never starts with one. */
@@ -158,7 +165,9 @@ export class BinlogEventScanner {
       const event = data.subarray(offset, offset + size);
       // Artificial events (a rotate the server sends first) carry timestamp 0.
       const gtid = this.#learn(type, timestamp, event);
+      const insideBefore = this.#inTransaction;
       const ends = timestamp !== 0 && this.#endsTransaction(type, event, this.#scanned - size);
+      const statementChange = type === QUERY_EVENT && insideBefore && this.#inTransaction && !NOT_A_CHANGE.test(queryStart(event, this.#checksumBytes));
       if (timestamp !== 0) {
         this.#lastEventAtMs = timestamp * 1000;
         if (ends) {
@@ -166,7 +175,7 @@ export class BinlogEventScanner {
           this.#committedAtMs = timestamp * 1000;
         }
       }
-      this.#onEvent?.({ offset: this.#scanned - size, end: this.#scanned, type, timestamp, gtid, endsTransaction: ends });
+      this.#onEvent?.({ offset: this.#scanned - size, end: this.#scanned, type, timestamp, gtid, endsTransaction: ends, statementChange });
       offset += size;
     }
     this.#pending = Buffer.from(data.subarray(offset));

@@ -13,6 +13,8 @@ export interface BinlogTransaction {
   readonly gtid: string | null;
   /** It has a GTID this reader does not decode: MySQL 8.3+'s tagged "uuid:tag:n". */
   readonly gtidUnread: boolean;
+  /** Some of its changes are logged as SQL statements (statement-based or MIXED logging), which name their database only by the USE before them. */
+  readonly statementLogged: boolean;
 }
 
 /**
@@ -24,6 +26,7 @@ export async function walkTransactions(file: string, upTo: number, visit: (trans
   let start: number | null = null;
   let gtid: string | null = null;
   let gtidUnread = false;
+  let statementLogged = false;
   let stopped = false;
   const scanner = new BinlogEventScanner({
     onEvent: (event) => {
@@ -31,11 +34,13 @@ export async function walkTransactions(file: string, upTo: number, visit: (trans
       start ??= event.offset;
       if (event.gtid) gtid = formatGtid(event.gtid.source, event.gtid.sequence);
       if (event.type === TAGGED_GTID_LOG_EVENT) gtidUnread = true;
+      statementLogged ||= event.statementChange;
       if (!event.endsTransaction) return;
-      stopped = visit({ start, end: event.end, committedAtMs: event.timestamp * 1000, gtid, gtidUnread });
+      stopped = visit({ start, end: event.end, committedAtMs: event.timestamp * 1000, gtid, gtidUnread, statementLogged });
       start = null;
       gtid = null;
       gtidUnread = false;
+      statementLogged = false;
     },
   });
   await scanFile(file, scanner, upTo, () => stopped);

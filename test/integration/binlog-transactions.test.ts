@@ -74,9 +74,11 @@ describe('transaction boundaries in a real binary log', () => {
     if (lastEnd !== null) expected.push(lastEnd);
     const seen: number[] = [];
     const gtids: Array<string | null> = [];
+    const statementLogged: boolean[] = [];
     await walkTransactions(path.join(dir, file), Number.MAX_SAFE_INTEGER, (transaction) => {
       seen.push(transaction.end);
       gtids.push(transaction.gtid);
+      statementLogged.push(transaction.statementLogged);
       return false;
     });
     // 2 DDL, the savepoint one, CREATE ... SELECT, the statement-based one, DROP; MySQL: 2
@@ -86,5 +88,9 @@ describe('transaction boundaries in a real binary log', () => {
     if (server.flavour === 'mariadb') expect(events.some((e) => /ROLLBACK TO/i.test(String(e.Info)))).toBe(true);
     expect(seen).toEqual(expected);
     expect(gtids.every((gtid) => gtid !== null)).toBe(true);
+    // The fifth is the one written with binlog_format STATEMENT; MySQL logs the rest as rows
+    // (MariaDB's MIXED, the default, logs most as statements too).
+    expect(statementLogged[4]).toBe(true);
+    if (server.flavour === 'mysql') expect(statementLogged.filter(Boolean)).toHaveLength(1);
   });
 });

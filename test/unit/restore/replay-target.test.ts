@@ -7,6 +7,7 @@ const transaction = (start: number, end: number, extra: { committedAtMs?: number
   committedAtMs: extra.committedAtMs ?? 0,
   gtid: extra.gtid ?? null,
   gtidUnread: false,
+  statementLogged: false,
 });
 
 describe('where a restore to a point stops', () => {
