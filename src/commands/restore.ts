@@ -18,7 +18,8 @@ import { resolveTarget, TARGET_OPTIONS } from '../mysql/target.js';
 import type { Connection } from 'mysql2/promise';
 import type { ServerInfo } from '../mysql/server-info.js';
 import { progressReporter } from '../restore/progress.js';
-import { type LocatedTransaction, planReplay, type ReplayPlan, verifyReplayFiles } from '../restore/replay-plan.js';
+import { type LocatedTransaction, oneDatabaseProblem, planReplay, type ReplayPlan, verifyReplayFiles } from '../restore/replay-plan.js';
+import { SYSTEM_SCHEMAS } from '../restore/schema-filter.js';
 import { parseReplayTarget, REPLAY_TARGET_OPTIONS, type ReplayTarget } from '../restore/replay-target.js';
 import { decideReplayGtids, findReplayTool, type ReplayGtids, replaySql } from '../restore/replay.js';
 import type { ClientTool } from '../mysql/client-tools.js';
@@ -28,15 +29,16 @@ import type { CommandContext } from './context.js';
 import { formatMiB } from '../units.js';
 
 export const summary =
-  'restore [FILE|latest] --yes [--force] [--gtid-purged=auto|apply|skip] [--to TIME | --to-gtid GTID | --to-position FILE:POS] [--dry-run]: ' +
-  'verify, then stream the dump into the server (--host/--port for another), and roll it forward through the binlog archive to just before the target';
+  'restore [FILE|latest] --yes [--force] [--gtid-purged=auto|apply|skip] [--database NAME] [--to TIME | --to-gtid GTID | --to-position FILE:POS] [--dry-run]: ' +
+  'verify, then stream the dump (or one database of it) into the server (--host/--port for another), and roll it forward through the binlog archive to just before the target';
 
 /**
  * `restore [FILE|latest] --yes`: verifies first, then replaces the databases in the dump on the
  * target server. Without --yes it asks on a terminal for the target's host:port to be typed, and
  * refuses (changing nothing) when there is no terminal to ask on. With a target (--to,
  * --to-gtid, --to-position) it picks the dump itself and rolls it forward (replay-plan.ts);
- * --dry-run prints that plan and touches nothing.
+ * --dry-run prints that plan and touches nothing. --database restores one database of the dump
+ * and rolls only it forward, leaving every other one as it is.
  */
 export async function restoreCommand(args: string[], context: CommandContext): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -47,6 +49,7 @@ export async function restoreCommand(args: string[], context: CommandContext): P
       force: { type: 'boolean', default: false },
       'gtid-purged': { type: 'string' },
       'dry-run': { type: 'boolean', default: false },
+      database: { type: 'string' },
       ...REPLAY_TARGET_OPTIONS,
       ...TARGET_OPTIONS,
     },
@@ -58,11 +61,16 @@ export async function restoreCommand(args: string[], context: CommandContext): P
     throw new UsageError(`restore ${positionals[0]} with a target: a restore to a point picks its dump itself (the newest one the target rolls forward from); leave the file out`);
   }
   if (values['dry-run'] && !replayTarget) throw new UsageError('--dry-run prints the plan of a restore to a point: give --to, --to-gtid or --to-position');
+  const oneDatabase = parseOneDatabase(values.database, gtidPurged);
   const config = loadConfig({ env: context.env, cwd: context.cwd });
-  const pastArchiveOk = values.force;
+  const plan = async (to: ReplayTarget) => {
+    const made = await planReplay(config.backup.dir, config.binlog.dir, to, { pastArchiveOk: values.force });
+    const problem = oneDatabase && oneDatabaseProblem(made, oneDatabase);
+    if (problem) throw new UserError(problem, { hint: 'Restore the whole server to the point instead, or restore the database into a scratch server and copy it across.', exitCode: 2 });
+    return made;
+  };
   if (replayTarget && values['dry-run']) {
-    const plan = await planReplay(config.backup.dir, config.binlog.dir, replayTarget, { pastArchiveOk });
-    context.stdout.write(`${describePlan(plan, replayTarget).join('\n')}\n`);
+    context.stdout.write(`${describePlan(await plan(replayTarget), replayTarget, oneDatabase).join('\n')}\n`);
     return 0;
   }
   const target = resolveTarget(config.mysql, values, context.cwd);
@@ -74,10 +82,10 @@ export async function restoreCommand(args: string[], context: CommandContext): P
   // restored, and no retention takes the dump or a binary log the plan names. A confirmation
   // typed on a terminal is waited for inside it too.
   await withDirectoryLock(config.backup.dir, { scope: 'writer', purpose, readOnlyOk: true, ...lockEvents(emit, config.backup.dir, purpose, say) }, async () => {
-    const plan = replayTarget ? await planReplay(config.backup.dir, config.binlog.dir, replayTarget, { pastArchiveOk }) : null;
-    if (plan && replayTarget) say(describePlan(plan, replayTarget).join('\n'));
-    const latest = !plan && (positionals[0] === undefined || positionals[0] === 'latest');
-    const file = plan ? plan.dump.path : await locateBackup(config.backup.dir, positionals[0]);
+    const replayPlan = replayTarget ? await plan(replayTarget) : null;
+    if (replayPlan && replayTarget) say(describePlan(replayPlan, replayTarget, oneDatabase).join('\n'));
+    const latest = !replayPlan && (positionals[0] === undefined || positionals[0] === 'latest');
+    const file = replayPlan ? replayPlan.dump.path : await locateBackup(config.backup.dir, positionals[0]);
     const name = path.basename(file);
     const chosen = await describeChoice(config, file);
     if (chosen) say(`${name}: ${chosen.line}`);
@@ -91,8 +99,9 @@ export async function restoreCommand(args: string[], context: CommandContext): P
         },
       );
     }
-    if (!values.yes) await confirm(context, `restore ${name} into ${where}`, where);
-    await verifyAndRestore({ context, config, file, target, gtidPurged, emit, plan, to: replayTarget?.described ?? null });
+    const what = oneDatabase ? `database ${oneDatabase} of ${name}` : name;
+    if (!values.yes) await confirm(context, `restore ${what} into ${where}`, where, oneDatabase);
+    await verifyAndRestore({ context, config, file, target, gtidPurged, emit, plan: replayPlan, oneDatabase, to: replayTarget?.described ?? null });
   });
   return 0;
 }
@@ -105,9 +114,10 @@ async function verifyAndRestore(run: {
   gtidPurged: GtidPurgedMode | undefined;
   emit: EventSink;
   plan: ReplayPlan | null;
+  oneDatabase: string | undefined;
   to: string | null;
 }): Promise<void> {
-  const { context, config, file, target, gtidPurged, emit, plan } = run;
+  const { context, config, file, target, gtidPurged, emit, plan, oneDatabase } = run;
   const name = path.basename(file);
   const where = describeAddress(target);
   const say = (line: string) => context.stderr.write(`${line}\n`);
@@ -115,6 +125,10 @@ async function verifyAndRestore(run: {
   const verification = await verifyBackup(file);
   if (!verification.ok) {
     throw new UserError(`refusing to restore ${name}: it does not verify\n${verification.problems.join('\n')}`);
+  }
+  const databases = [...new Set(verification.tables.map((t) => t.database))];
+  if (oneDatabase && !databases.includes(oneDatabase)) {
+    throw new UserError(`${name} holds no database ${oneDatabase}; it holds ${databases.join(', ') || 'none'}`, { exitCode: 2 });
   }
   if (plan) {
     say(`verifying ${plan.files.length} binary log file${plan.files.length === 1 ? '' : 's'} ...`);
@@ -137,11 +151,12 @@ async function verifyAndRestore(run: {
       dumpGtidSet: verification.binlog?.gtid ?? null,
       // Back to the point means without the tables created since, too: each database the dump
       // holds is dropped just before its part fills it again (the server's own ones are not).
-      ...(plan && { schemas: { replace: true } }),
+      ...((plan || oneDatabase) && { schemas: { replace: plan !== null, ...(oneDatabase && { include: (database: string) => database === oneDatabase }) } }),
+      ...(oneDatabase && { oneDatabase }),
       // Decided before the first byte is written: a replay that cannot apply must not leave the dump half-way.
       ...(plan && {
         prepare: async (connection: Connection, server: ServerInfo) => {
-          replay = { binlogTool: await findReplayTool(server, config.mysql.clientDir), gtids: await decideReplayGtids(connection, server, plan) };
+          replay = { binlogTool: await findReplayTool(server, config.mysql.clientDir), gtids: await decideReplayGtids(connection, server, plan, oneDatabase) };
         },
       }),
       onReady: (decision) => {
@@ -174,7 +189,7 @@ async function verifyAndRestore(run: {
             say(`rolling forward: ${plan.transactions} transactions from ${plan.dump.binlogFile}:${plan.dump.binlogPosition} to ${plan.files.at(-1)!.name}:${plan.stopPosition} ...`);
             replayBegan.at = Date.now();
             binlogProgress = progressReporter({ file: name, phase: 'binlog', totalBytes: plan.bytes, terminal, write, emit });
-            return replaySql(plan, { binlogTool, gtids, onBytes: (bytes: number) => binlogProgress?.update(bytes) });
+            return replaySql(plan, { binlogTool, gtids, oneDatabase, onBytes: (bytes: number) => binlogProgress?.update(bytes) });
           },
         }),
     });
@@ -191,15 +206,15 @@ async function verifyAndRestore(run: {
   const durationMs = Date.now() - began;
   emit({ type: 'restore.succeeded', file: name, target: where, durationMs });
   const rolled = plan ? `, rolled forward ${plan.transactions} transactions to ${run.to}` : '';
-  context.stdout.write(`restored ${name} into ${where}${rolled} in ${(durationMs / 1000).toFixed(1)} s\n`);
+  context.stdout.write(`restored ${oneDatabase ? `database ${oneDatabase} of ` : ''}${name} into ${where}${rolled} in ${(durationMs / 1000).toFixed(1)} s\n`);
 }
 
 /** What a restore to a point will do, for the dry run and for the person about to confirm it. */
-function describePlan(plan: ReplayPlan, target: ReplayTarget): string[] {
+function describePlan(plan: ReplayPlan, target: ReplayTarget, oneDatabase: string | undefined): string[] {
   const last = plan.files.at(-1)!;
   const at = (t: LocatedTransaction) => `${t.gtid ? `${t.gtid}, ` : ''}committed ${formatUtc(t.committedAtMs)}, at ${t.file}:${t.start}`;
   return [
-    `restore to ${target.described}:`,
+    `restore ${oneDatabase ? `database ${oneDatabase} ` : ''}to ${target.described}:`,
     `  dump:     ${plan.dump.name} (finished ${plan.dump.finishedAt}), at ${plan.dump.binlogFile}:${plan.dump.binlogPosition}`,
     `  binlogs:  ${plan.files.map((f) => `${f.name}${f.index ? '' : ' (not sealed yet: read through, no checksum)'}`).join(', ')} in ${plan.epochDir} (${formatMiB(plan.bytes)} to replay)`,
     `  replay:   ${plan.dump.binlogFile}:${plan.dump.binlogPosition} to ${last.name}:${plan.stopPosition}, ${plan.transactions} transaction${plan.transactions === 1 ? '' : 's'}` +
@@ -228,17 +243,27 @@ function parseGtidPurged(value: string | undefined): GtidPurgedMode | undefined 
   return value as GtidPurgedMode;
 }
 
+/** `--database NAME`: one database the user's, not the server's own; a GTID set for the whole server does not go with it. */
+function parseOneDatabase(name: string | undefined, gtidPurged: GtidPurgedMode | undefined): string | undefined {
+  if (name === undefined) return undefined;
+  if (name.trim() === '') throw new UsageError('--database: give the name of a database in the dump');
+  if (SYSTEM_SCHEMAS.has(name)) throw new UsageError(`--database ${name}: the server's own databases are restored with the whole dump, not alone`);
+  if (gtidPurged === 'apply') throw new UsageError(`--database ${name} with --gtid-purged=apply: the dump's GTID set stands for the whole server, not one database`);
+  return name;
+}
+
 /** Asks for `expected` to be typed on a terminal; without one, refuses. */
-async function confirm(context: CommandContext, action: string, expected: string): Promise<void> {
+async function confirm(context: CommandContext, action: string, expected: string, oneDatabase?: string): Promise<void> {
+  const overwritten = oneDatabase ? `database ${oneDatabase}` : 'the databases in the dump';
   if (!context.stdin.isTTY) {
-    throw new UserError(`${action} would overwrite the databases in the dump; refusing without --yes`, {
+    throw new UserError(`${action} would overwrite ${overwritten}; refusing without --yes`, {
       hint: 'Run again with --yes to confirm, or from a terminal to be asked.',
       exitCode: 2,
     });
   }
   const prompt = createInterface({ input: context.stdin, output: context.stderr });
   try {
-    const answer = await prompt.question(`${action} overwrites the databases in the dump. Type ${expected} to continue: `);
+    const answer = await prompt.question(`${action} overwrites ${overwritten}. Type ${expected} to continue: `);
     if (answer.trim() !== expected) throw new UserError('not confirmed; nothing was changed', { exitCode: 2 });
   } finally {
     prompt.close();

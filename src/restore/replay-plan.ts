@@ -40,6 +40,8 @@ export interface ReplayPlan {
   readonly transactions: number;
   /** Applied transactions without a GTID read: anonymous (gtid_mode OFF) or MySQL 8.3+ tagged ones. */
   readonly withoutGtid: number;
+  /** The first applied transaction with changes logged as statements: a replay of one database cannot place those. */
+  readonly firstStatementLogged: LocatedTransaction | null;
   /** Binlog bytes the replay reads. */
   readonly bytes: number;
 }
@@ -134,6 +136,7 @@ async function walkToTarget(epoch: ArchiveEpoch, dump: ReplayPlan['dump'], targe
     firstGtid: null,
     transactions: 0,
     withoutGtid: 0,
+    firstStatementLogged: null,
   };
   for (let i = all.findIndex((f) => f.name === dump.binlogFile); i < all.length && !seen.excluded; i++) {
     const file = all[i]!;
@@ -152,6 +155,7 @@ async function walkToTarget(epoch: ArchiveEpoch, dump: ReplayPlan['dump'], targe
       seen.firstGtid ??= transaction.gtid;
       seen.transactions++;
       if (transaction.gtid === null) seen.withoutGtid++;
+      if (transaction.statementLogged) seen.firstStatementLogged ??= located;
       return false;
     });
     files.push({ name: file.name, path: path.join(epoch.dir, file.name), bytes: file.size, index: await readIndex(epoch.dir, file.name, file.size) });
@@ -192,7 +196,9 @@ async function walkToTarget(epoch: ArchiveEpoch, dump: ReplayPlan['dump'], targe
 }
 
 /** What the walk to the target tells of the transactions, as the plan holds it. */
-type WalkedTransactions = { -readonly [K in 'excluded' | 'firstApplied' | 'lastApplied' | 'firstGtid' | 'transactions' | 'withoutGtid']: ReplayPlan[K] };
+type WalkedTransactions = {
+  -readonly [K in 'excluded' | 'firstApplied' | 'lastApplied' | 'firstGtid' | 'transactions' | 'withoutGtid' | 'firstStatementLogged']: ReplayPlan[K];
+};
 
 /** Consecutive numbers, and the file a sealed one's closing rotate names: anything else is a gap in the way. */
 function assertFollows(epoch: ArchiveEpoch, previous: ReplayFile, next: ArchivedFile): void {
@@ -204,4 +210,18 @@ function assertFollows(epoch: ArchiveEpoch, previous: ReplayFile, next: Archived
       { hint: 'Restore to a point before the gap, or from a dump taken after it.', exitCode: 2 },
     );
   }
+}
+
+/**
+ * Why the plan cannot be replayed for one database alone, or null. mysqlbinlog --database keeps
+ * a row change by the table's database, but a statement by the USE before it: `USE other;
+ * UPDATE db.t ...` would be lost, and `USE db; UPDATE other.t ...` would be applied.
+ */
+export function oneDatabaseProblem(plan: ReplayPlan, database: string): string | null {
+  const first = plan.firstStatementLogged;
+  if (!first) return null;
+  return (
+    `a restore of database ${database} alone cannot roll forward through changes logged as SQL statements (binlog_format STATEMENT or MIXED), ` +
+    `as the one ${first.gtid ? `${first.gtid}, ` : ''}at ${first.file}:${first.start} is: a statement is kept or dropped by the database it was run in, not the one it changes`
+  );
 }

@@ -32,7 +32,15 @@ const NOT_LOGGED =
  * sequence numbers from the past would go into the binary log out of order (gtid_strict_mode
  * refuses that).
  */
-export async function decideReplayGtids(connection: Connection, server: ServerInfo, plan: ReplayPlan): Promise<ReplayGtids> {
+export async function decideReplayGtids(connection: Connection, server: ServerInfo, plan: ReplayPlan, oneDatabase?: string): Promise<ReplayGtids> {
+  const whole = await decideWholeServerGtids(connection, server, plan);
+  if (!oneDatabase || server.flavour === 'mariadb') return whole;
+  // Applied in part, a transaction must not be recorded as executed under its GTID.
+  const flags = whole.flags.includes('--skip-gtids') ? whole.flags : ['--skip-gtids', ...whole.flags];
+  return { ...whole, flags, reason: `only database ${oneDatabase} is replayed, so the transactions apply in part and keep no GTIDs (--skip-gtids); ${whole.reason}` };
+}
+
+async function decideWholeServerGtids(connection: Connection, server: ServerInfo, plan: ReplayPlan): Promise<ReplayGtids> {
   const first = plan.firstGtid;
   if (server.flavour === 'mariadb') {
     const [rows] = await queryWithTimeout(connection, 'SELECT @@GLOBAL.gtid_binlog_pos AS pos');
@@ -98,7 +106,7 @@ function hasRunMariadb(binlogPos: string, gtid: string): boolean {
  */
 export async function* replaySql(
   plan: ReplayPlan,
-  options: { binlogTool: ClientTool; gtids: ReplayGtids; onBytes?: (bytes: number) => void; signal?: AbortSignal },
+  options: { binlogTool: ClientTool; gtids: ReplayGtids; oneDatabase?: string | undefined; onBytes?: (bytes: number) => void; signal?: AbortSignal },
 ): AsyncGenerator<Buffer> {
   const { binlogTool } = options;
   const args = [
@@ -106,6 +114,7 @@ export async function* replaySql(
     `--start-position=${plan.dump.binlogPosition}`,
     `--stop-position=${plan.stopPosition}`,
     ...options.gtids.flags,
+    ...(options.oneDatabase ? [`--database=${options.oneDatabase}`] : []),
     ...plan.files.map((file) => file.path),
   ];
   // The child's comments and any time it prints are in UTC, as every time in the plan.

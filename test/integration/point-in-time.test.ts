@@ -120,6 +120,43 @@ describe('restore to a point in time', () => {
     }
   });
 
+  it('restores one database alone, from the dump and rolled forward to T, leaving the others as they are', async () => {
+    const scratch = await startTestServer({ flavour: server.flavour });
+    try {
+      const cnf = await adminCnf(scratch);
+      const whole = await runCli(['restore', '--to', `${wallTime(targetMs, 'UTC')}+00:00`, '--yes', '--defaults-file', cnf], env);
+      expect(whole.exitCode, whole.stderr).toBe(0);
+      // A change of its own in another database, which a restore of pitr must not touch.
+      await scratch.query('CREATE TABLE `app-data`.kept_apart (id INT PRIMARY KEY)');
+      await scratch.query('INSERT INTO `app-data`.kept_apart VALUES (1)');
+      await scratch.query('DROP DATABASE pitr');
+      const others = withoutDatabase(await fingerprint(scratch), 'pitr');
+
+      const fromDump = await runCli(['restore', 'latest', '--database', 'pitr', '--yes', '--defaults-file', cnf], env);
+      expect(fromDump.exitCode, fromDump.stderr).toBe(0);
+      expect(fromDump.stdout).toContain(`restored database pitr of ${dumpFile}`);
+      const afterDump = await fingerprint(scratch);
+      expect(withoutDatabase(afterDump, 'pitr')).toEqual(others);
+      // The dump was taken before the first write to the ledger.
+      expect((afterDump.tables as Record<string, unknown>)['pitr.ledger']).toMatchObject({ rows: 0 });
+
+      const rolled = await runCli(['restore', '--database', 'pitr', '--to', `${wallTime(targetMs, 'UTC')}+00:00`, '--yes', '--defaults-file', cnf], env);
+      if (server.flavour === 'mariadb') {
+        // MariaDB's default binlog_format, MIXED, logs these writes as statements.
+        expect(rolled.exitCode).toBe(2);
+        expect(rolled.stderr).toMatch(/cannot roll forward through changes logged as SQL statements .* at binlog\.\d{6}:\d+/);
+        expect(await fingerprint(scratch)).toEqual(afterDump);
+      } else {
+        expect(rolled.exitCode, rolled.stderr).toBe(0);
+        const after = await fingerprint(scratch);
+        expect(withoutDatabase(after, 'pitr')).toEqual(others);
+        expect(withoutDatabase(after, 'pitr', { keep: true })).toEqual(withoutDatabase(expected, 'pitr', { keep: true }));
+      }
+    } finally {
+      await scratch.stop();
+    }
+  });
+
   it('rolls the original server back to T, a local time in TZ, GTIDs and all', async () => {
     const zone = 'Asia/Kolkata';
     const restored = await runCli(['restore', '--to', wallTime(targetMs, zone), '--yes', '--defaults-file', await adminCnf(server)], { ...env, TZ: zone });
@@ -133,6 +170,18 @@ describe('restore to a point in time', () => {
     expect(events).toEqual(expect.arrayContaining(['restore.replay', 'restore.replayed', 'restore.succeeded']));
   });
 });
+
+/** A fingerprint without one database's tables, routines, triggers, events and views; or (keep) with only those. */
+function withoutDatabase(print: Record<string, unknown>, database: string, { keep = false } = {}): Record<string, unknown> {
+  const inIt = (schema: unknown) => (schema === database) === keep;
+  return Object.fromEntries(
+    Object.entries(print).map(([key, value]) => {
+      if (key === 'accounts') return [key, keep ? [] : value];
+      if (Array.isArray(value)) return [key, value.filter((row: Record<string, unknown>) => inIt(row.ROUTINE_SCHEMA ?? row.TRIGGER_SCHEMA ?? row.EVENT_SCHEMA ?? row.TABLE_SCHEMA))];
+      return [key, Object.fromEntries(Object.entries(value as Record<string, unknown>).filter(([name]) => inIt(name.slice(0, name.indexOf('.')))))];
+    }),
+  );
+}
 
 /** The GTID of the last transaction this session committed. */
 async function lastGtid(connection: mysql.Connection, server: TestServer): Promise<string> {
