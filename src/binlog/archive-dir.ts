@@ -152,3 +152,38 @@ export async function writeSourceIdentity(dir: string, identity: { serverId: num
   await rename(temporary, path.join(dir, SOURCE_FILE));
   await fsyncPath(dir);
 }
+
+/**
+ * BINLOG_DIR/.restored.json: a restore went into the archived server. Its data changed outside
+ * its binary log, so the log from here on cannot roll an older dump forward: the streamer starts
+ * a new epoch there, and the daemon takes a dump at once.
+ */
+const RESTORED_FILE = '.restored.json';
+
+export interface RestoreMarker {
+  readonly atMs: number;
+  /** "restore of full_dump_... to 2026-12-06 13:40:05 UTC", for the gap's cause. */
+  readonly what: string;
+}
+
+export async function writeRestoreMarker(dir: string, marker: RestoreMarker): Promise<void> {
+  const temporary = path.join(dir, `${RESTORED_FILE}.tmp`);
+  await writeFile(temporary, `${JSON.stringify(marker)}\n`, { mode: 0o600 });
+  await fsyncPath(temporary);
+  await rename(temporary, path.join(dir, RESTORED_FILE));
+  await fsyncPath(dir);
+}
+
+export async function readRestoreMarker(dir: string): Promise<RestoreMarker | null> {
+  try {
+    const parsed = JSON.parse(await readFile(path.join(dir, RESTORED_FILE), 'utf8')) as Partial<RestoreMarker>;
+    return { atMs: Number(parsed.atMs) || Date.now(), what: typeof parsed.what === 'string' ? parsed.what : 'a restore' };
+  } catch (error) {
+    // A marker that cannot be read still says a restore happened.
+    return (error as NodeJS.ErrnoException).code === 'ENOENT' ? null : { atMs: Date.now(), what: 'a restore' };
+  }
+}
+
+export async function removeRestoreMarker(dir: string): Promise<void> {
+  await rm(path.join(dir, RESTORED_FILE), { force: true });
+}

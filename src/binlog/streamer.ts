@@ -21,8 +21,10 @@ import {
   listArchive,
   listFetches,
   prepareArchiveDir,
+  readRestoreMarker,
   readSourceIdentity,
   removeFetches,
+  removeRestoreMarker,
   sameBinlogFile,
   scanFile,
   sequenceOf,
@@ -214,8 +216,15 @@ export class BinlogStreamer {
       const changed = archive.length > 0 ? identityChange(await readSourceIdentity(dir), identity) : null;
       // Another server's log cannot continue this one's, whatever its files are called; that is
       // the cause to name, even when its files also start over.
-      const start: StartPoint = changed ? { file: state.binaryLogs[0]!.name, gap: changed } : chosen;
+      // A restore into this server changed its data outside the log: a new epoch from its newest file.
+      const restored = archive.length > 0 && !changed ? await readRestoreMarker(dir) : null;
+      const start: StartPoint = changed
+        ? { file: state.binaryLogs[0]!.name, gap: changed }
+        : restored
+          ? { file: state.binaryLogs.at(-1)!.name, gap: `${restored.what} at ${new Date(restored.atMs).toISOString()} changed the server's data outside its binary log` }
+          : chosen;
       if (start.gap) await this.#declareGap(start);
+      await removeRestoreMarker(dir);
       await writeSourceIdentity(dir, identity);
       return await withDefaultsFile(source, info.flavour, (defaultsFile) => this.#runChild(tool, info.flavour, defaultsFile, start.file, connection));
     } finally {

@@ -24,6 +24,8 @@ import { parseReplayTarget, REPLAY_TARGET_OPTIONS, type ReplayTarget } from '../
 import { decideReplayGtids, findReplayTool, type ReplayGtids, replaySql } from '../restore/replay.js';
 import type { ClientTool } from '../mysql/client-tools.js';
 import { restoreDump } from '../restore/restore.js';
+import { isArchivedServer } from '../restore/archived-server.js';
+import { writeRestoreMarker } from '../binlog/archive-dir.js';
 import { formatUtc } from '../restore/target-time.js';
 import type { CommandContext } from './context.js';
 import { formatMiB } from '../units.js';
@@ -140,6 +142,7 @@ async function verifyAndRestore(run: {
   const terminal = isTerminal(context.stderr);
   const write = (text: string) => context.stderr.write(text);
   let replay: { gtids: ReplayGtids; binlogTool: ClientTool } | null = null;
+  let intoArchivedServer = false;
   const dumpProgress = progressReporter({ file: name, phase: 'dump', totalBytes: verification.storedBytes, terminal, write, emit });
   try {
     const replayBegan = { at: 0 };
@@ -154,11 +157,12 @@ async function verifyAndRestore(run: {
       ...((plan || oneDatabase) && { schemas: { replace: plan !== null, ...(oneDatabase && { include: (database: string) => database === oneDatabase }) } }),
       ...(oneDatabase && { oneDatabase }),
       // Decided before the first byte is written: a replay that cannot apply must not leave the dump half-way.
-      ...(plan && {
-        prepare: async (connection: Connection, server: ServerInfo) => {
-          replay = { binlogTool: await findReplayTool(server, config.mysql.clientDir), gtids: await decideReplayGtids(connection, server, plan, oneDatabase) };
-        },
-      }),
+      prepare: async (connection: Connection, server: ServerInfo) => {
+        if (plan) replay = { binlogTool: await findReplayTool(server, config.mysql.clientDir), gtids: await decideReplayGtids(connection, server, plan, oneDatabase) };
+        if (config.binlog.archive) {
+          intoArchivedServer = await isArchivedServer(connection, server, config.binlog.dir, where === describeAddress(config.mysql));
+        }
+      },
       onReady: (decision) => {
         emit({ type: 'restore.started', file: name, target: where, storedBytes: verification.storedBytes });
         emit({ type: 'restore.gtid', file: name, target: where, ...decision });
@@ -205,6 +209,21 @@ async function verifyAndRestore(run: {
   }
   const durationMs = Date.now() - began;
   emit({ type: 'restore.succeeded', file: name, target: where, durationMs });
+  if (intoArchivedServer) {
+    const what = `the restore of ${oneDatabase ? `database ${oneDatabase} of ` : ''}${name}${run.to ? ` to ${run.to.replace(/, the first .*$/, '')}` : ''}`;
+    // The restore itself succeeded: a marker that cannot be written is said loudly, not made its failure.
+    const marked = await writeRestoreMarker(config.binlog.dir, { atMs: Date.now(), what }).then(
+      () => true,
+      (error: unknown) => {
+        say(`WARNING: could not mark BINLOG_DIR ${config.binlog.dir} as restored into (${(error as Error).message}): take a dump at once (\`backup\`), as the archive cannot roll older dumps forward past this restore`);
+        return false;
+      },
+    );
+    if (marked) say(
+      `${where} is the server BINLOG_DIR archives, and its data changed outside its binary log: when the sidecar starts again, ` +
+        'the archive begins a new epoch and a dump is taken at once (restores to a point before it use the epoch before)',
+    );
+  }
   const rolled = plan ? `, rolled forward ${plan.transactions} transactions to ${run.to}` : '';
   context.stdout.write(`restored ${oneDatabase ? `database ${oneDatabase} of ` : ''}${name} into ${where}${rolled} in ${(durationMs / 1000).toFixed(1)} s\n`);
 }

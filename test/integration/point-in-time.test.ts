@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import mysql from 'mysql2/promise';
@@ -115,6 +116,8 @@ describe('restore to a point in time', () => {
       const positioned = await runCli(['restore', '--to-position', dropPosition, '--yes', '--defaults-file', await adminCnf(byTime)], env);
       expect(positioned.exitCode, positioned.stderr).toBe(0);
       expect(await fingerprint(byTime)).toEqual(expected);
+      // Other servers than the archived one: the archive goes on as it is.
+      expect(existsSync(path.join(dir, 'binlogs', '.restored.json'))).toBe(false);
     } finally {
       await Promise.all([byTime.stop(), byGtid.stop()]);
     }
@@ -168,6 +171,19 @@ describe('restore to a point in time', () => {
     expect(Number(fromTemp?.n)).toBe(1);
     const events = (await readLogEvents(path.join(dir, 'backup.log'))).map((e) => e.event);
     expect(events).toEqual(expect.arrayContaining(['restore.replay', 'restore.replayed', 'restore.succeeded']));
+
+    // The server's data changed outside its binary log: the archive starts over, with a dump.
+    expect(restored.stderr).toMatch(/is the server BINLOG_DIR archives/);
+    const daemon = startCli(['run'], env);
+    try {
+      const log = path.join(dir, 'backup.log');
+      const after = await waitForLog(log, (e) => countEvents(e, 'binlog.gap') === 1 && countEvents(e, 'backup.succeeded') === 2);
+      expect(String(after.find((e) => e.event === 'binlog.gap')?.cause)).toMatch(/^the restore of full_dump_\S+ to .* changed the server's data outside its binary log$/);
+      expect(existsSync(path.join(dir, 'binlogs', '.restored.json'))).toBe(false);
+    } finally {
+      daemon.kill('SIGTERM');
+      await daemon.catch(() => undefined);
+    }
   });
 });
 
