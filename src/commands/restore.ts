@@ -16,7 +16,7 @@ import { UsageError, UserError } from '../errors.js';
 import type { EventSink } from '../events.js';
 import { createLogger, logEvents } from '../log.js';
 import type { ClientTool } from '../mysql/client-tools.js';
-import { describeAddress, type ServerAddress } from '../mysql/connect.js';
+import { describeAddress, queryWithTimeout, type ServerAddress } from '../mysql/connect.js';
 import type { ServerInfo } from '../mysql/server-info.js';
 import { resolveTarget, TARGET_OPTIONS } from '../mysql/target.js';
 import { isArchivedServer } from '../restore/archived-server.js';
@@ -31,7 +31,7 @@ import { formatUtc } from '../restore/target-time.js';
 import { formatMiB } from '../units.js';
 
 export const summary =
-  'restore [FILE|latest] --yes [--force] [--gtid-purged=auto|apply|skip] [--database NAME] [--to TIME | --to-gtid GTID | --to-position FILE:POS] [--dry-run]: ' +
+  'restore [FILE|latest] --yes [--force] [--gtid-purged=auto|apply|skip] [--database NAME [--as NEW]] [--to TIME | --to-gtid GTID | --to-position FILE:POS] [--dry-run]: ' +
   'verify, then stream the dump (or one database of it) into the server (--host/--port for another), and roll it forward through the binlog archive to just before the target';
 
 /**
@@ -40,7 +40,8 @@ export const summary =
  * refuses (changing nothing) when there is no terminal to ask on. With a target (--to,
  * --to-gtid, --to-position) it picks the dump itself and rolls it forward (replay-plan.ts);
  * --dry-run prints that plan and touches nothing. --database restores one database of the dump
- * and rolls only it forward, leaving every other one as it is.
+ * and rolls only it forward, leaving every other one as it is; --as writes it under a new name,
+ * beside the original.
  */
 export async function restoreCommand(args: string[], context: CommandContext): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -52,6 +53,7 @@ export async function restoreCommand(args: string[], context: CommandContext): P
       'gtid-purged': { type: 'string' },
       'dry-run': { type: 'boolean', default: false },
       database: { type: 'string' },
+      as: { type: 'string' },
       ...REPLAY_TARGET_OPTIONS,
       ...TARGET_OPTIONS,
     },
@@ -63,16 +65,16 @@ export async function restoreCommand(args: string[], context: CommandContext): P
     throw new UsageError(`restore ${positionals[0]} with a target: a restore to a point picks its dump itself (the newest one the target rolls forward from); leave the file out`);
   }
   if (values['dry-run'] && !replayTarget) throw new UsageError('--dry-run prints the plan of a restore to a point: give --to, --to-gtid or --to-position');
-  const oneDatabase = parseOneDatabase(values.database, gtidPurged);
+  const one = parseOneDatabase(values.database, values.as, gtidPurged);
   const config = loadConfig({ env: context.env, cwd: context.cwd });
   const plan = async (to: ReplayTarget) => {
     const made = await planReplay(config.backup.dir, config.binlog.dir, to, { pastArchiveOk: values.force });
-    const problem = oneDatabase && oneDatabaseProblem(made, oneDatabase);
+    const problem = one && oneDatabaseProblem(made, one.name);
     if (problem) throw new UserError(problem, { hint: 'Restore the whole server to the point instead, or restore the database into a scratch server and copy it across.', exitCode: 2 });
     return made;
   };
   if (replayTarget && values['dry-run']) {
-    context.stdout.write(`${describePlan(await plan(replayTarget), replayTarget, oneDatabase).join('\n')}\n`);
+    context.stdout.write(`${describePlan(await plan(replayTarget), replayTarget, one).join('\n')}\n`);
     return 0;
   }
   const target = resolveTarget(config.mysql, values, context.cwd);
@@ -85,7 +87,7 @@ export async function restoreCommand(args: string[], context: CommandContext): P
   // typed on a terminal is waited for inside it too.
   await withDirectoryLock(config.backup.dir, { scope: 'writer', purpose, readOnlyOk: true, ...lockEvents(emit, config.backup.dir, purpose, say) }, async () => {
     const replayPlan = replayTarget ? await plan(replayTarget) : null;
-    if (replayPlan && replayTarget) say(describePlan(replayPlan, replayTarget, oneDatabase).join('\n'));
+    if (replayPlan && replayTarget) say(describePlan(replayPlan, replayTarget, one).join('\n'));
     const latest = !replayPlan && (positionals[0] === undefined || positionals[0] === 'latest');
     const file = replayPlan ? replayPlan.dump.path : await locateBackup(config.backup.dir, positionals[0]);
     const name = path.basename(file);
@@ -101,9 +103,8 @@ export async function restoreCommand(args: string[], context: CommandContext): P
         },
       );
     }
-    const what = oneDatabase ? `database ${oneDatabase} of ${name}` : name;
-    if (!values.yes) await confirm(context, `restore ${what} into ${where}`, where, oneDatabase);
-    await verifyAndRestore({ context, config, file, target, gtidPurged, emit, plan: replayPlan, oneDatabase, to: replayTarget?.described ?? null });
+    if (!values.yes) await confirm(context, `restore ${describeWhat(name, one)} into ${where}`, where, one);
+    await verifyAndRestore({ context, config, file, target, gtidPurged, emit, plan: replayPlan, one, to: replayTarget?.described ?? null });
   });
   return 0;
 }
@@ -116,10 +117,11 @@ async function verifyAndRestore(run: {
   gtidPurged: GtidPurgedMode | undefined;
   emit: EventSink;
   plan: ReplayPlan | null;
-  oneDatabase: string | undefined;
+  one: OneDatabase | undefined;
   to: string | null;
 }): Promise<void> {
-  const { context, config, file, target, gtidPurged, emit, plan, oneDatabase } = run;
+  const { context, config, file, target, gtidPurged, emit, plan, one } = run;
+  const oneDatabase = one?.name;
   const name = path.basename(file);
   const where = describeAddress(target);
   const say = (line: string) => context.stderr.write(`${line}\n`);
@@ -154,10 +156,13 @@ async function verifyAndRestore(run: {
       dumpGtidSet: verification.binlog?.gtid ?? null,
       // Back to the point means without the tables created since, too: each database the dump
       // holds is dropped just before its part fills it again (the server's own ones are not).
-      ...((plan || oneDatabase) && { schemas: { replace: plan !== null, ...(oneDatabase && { include: (database: string) => database === oneDatabase }) } }),
+      ...((plan || one) && {
+        schemas: { replace: plan !== null, ...(one && { include: (database: string) => database === one.name }), ...(one?.as && { rename: { from: one.name, to: one.as } }) },
+      }),
       ...(oneDatabase && { oneDatabase }),
       // Decided before the first byte is written: a replay that cannot apply must not leave the dump half-way.
       prepare: async (connection: Connection, server: ServerInfo) => {
+        if (one?.as) await refuseExistingDatabase(connection, one.as, where);
         if (plan) replay = { binlogTool: await findReplayTool(server, config.mysql.clientDir), gtids: await decideReplayGtids(connection, server, plan, oneDatabase) };
         if (config.binlog.archive) {
           intoArchivedServer = await isArchivedServer(connection, server, config.binlog.dir, where === describeAddress(config.mysql));
@@ -193,7 +198,7 @@ async function verifyAndRestore(run: {
             say(`rolling forward: ${plan.transactions} transactions from ${plan.dump.binlogFile}:${plan.dump.binlogPosition} to ${plan.files.at(-1)!.name}:${plan.stopPosition} ...`);
             replayBegan.at = Date.now();
             binlogProgress = progressReporter({ file: name, phase: 'binlog', totalBytes: plan.bytes, terminal, write, emit });
-            return replaySql(plan, { binlogTool, gtids, oneDatabase, onBytes: (bytes: number) => binlogProgress?.update(bytes) });
+            return replaySql(plan, { binlogTool, gtids, oneDatabase, renameTo: one?.as, onBytes: (bytes: number) => binlogProgress?.update(bytes) });
           },
         }),
     });
@@ -210,7 +215,7 @@ async function verifyAndRestore(run: {
   const durationMs = Date.now() - began;
   emit({ type: 'restore.succeeded', file: name, target: where, durationMs });
   if (intoArchivedServer) {
-    const what = `the restore of ${oneDatabase ? `database ${oneDatabase} of ` : ''}${name}${run.to ? ` to ${run.to.replace(/, the first .*$/, '')}` : ''}`;
+    const what = `the restore of ${describeWhat(name, one)}${run.to ? ` to ${run.to.replace(/, the first .*$/, '')}` : ''}`;
     // The restore itself succeeded: a marker that cannot be written is said loudly, not made its failure.
     const marked = await writeRestoreMarker(config.binlog.dir, { atMs: Date.now(), what }).then(
       () => true,
@@ -225,15 +230,15 @@ async function verifyAndRestore(run: {
     );
   }
   const rolled = plan ? `, rolled forward ${plan.transactions} transactions to ${run.to}` : '';
-  context.stdout.write(`restored ${oneDatabase ? `database ${oneDatabase} of ` : ''}${name} into ${where}${rolled} in ${(durationMs / 1000).toFixed(1)} s\n`);
+  context.stdout.write(`restored ${describeWhat(name, one)} into ${where}${rolled} in ${(durationMs / 1000).toFixed(1)} s\n`);
 }
 
 /** What a restore to a point will do, for the dry run and for the person about to confirm it. */
-function describePlan(plan: ReplayPlan, target: ReplayTarget, oneDatabase: string | undefined): string[] {
+function describePlan(plan: ReplayPlan, target: ReplayTarget, one: OneDatabase | undefined): string[] {
   const last = plan.files.at(-1)!;
   const at = (t: LocatedTransaction) => `${t.gtid ? `${t.gtid}, ` : ''}committed ${formatUtc(t.committedAtMs)}, at ${t.file}:${t.start}`;
   return [
-    `restore ${oneDatabase ? `database ${oneDatabase} ` : ''}to ${target.described}:`,
+    `restore ${one ? `database ${one.name}${one.as ? ` as ${one.as}` : ''} ` : ''}to ${target.described}:`,
     `  dump:     ${plan.dump.name} (finished ${plan.dump.finishedAt}), at ${plan.dump.binlogFile}:${plan.dump.binlogPosition}`,
     `  binlogs:  ${plan.files.map((f) => `${f.name}${f.index ? '' : ' (not sealed yet: read through, no checksum)'}`).join(', ')} in ${plan.epochDir} (${formatMiB(plan.bytes)} to replay)`,
     `  replay:   ${plan.dump.binlogFile}:${plan.dump.binlogPosition} to ${last.name}:${plan.stopPosition}, ${plan.transactions} transaction${plan.transactions === 1 ? '' : 's'}` +
@@ -262,18 +267,59 @@ function parseGtidPurged(value: string | undefined): GtidPurgedMode | undefined 
   return value as GtidPurgedMode;
 }
 
-/** `--database NAME`: one database the user's, not the server's own; a GTID set for the whole server does not go with it. */
-function parseOneDatabase(name: string | undefined, gtidPurged: GtidPurgedMode | undefined): string | undefined {
-  if (name === undefined) return undefined;
+/**
+ * `--database NAME [--as NEW]`: one database the user's, not the server's own; a GTID set for
+ * the whole server does not go with it.
+ */
+function parseOneDatabase(name: string | undefined, as: string | undefined, gtidPurged: GtidPurgedMode | undefined): OneDatabase | undefined {
+  if (name === undefined) {
+    if (as !== undefined) throw new UsageError('--as NEW names the database --database NAME is restored under: give --database too');
+    return undefined;
+  }
   if (name.trim() === '') throw new UsageError('--database: give the name of a database in the dump');
   if (SYSTEM_SCHEMAS.has(name)) throw new UsageError(`--database ${name}: the server's own databases are restored with the whole dump, not alone`);
   if (gtidPurged === 'apply') throw new UsageError(`--database ${name} with --gtid-purged=apply: the dump's GTID set stands for the whole server, not one database`);
+  return { name, ...(as !== undefined && { as: parseAsName(as, name) }) };
+}
+
+/**
+ * `--as NEW`: the name one database is restored under, beside the original. mysqlbinlog's
+ * --rewrite-db=OLD->NEW cannot say a name with `->` in it.
+ */
+function parseAsName(name: string, oneDatabase: string): string {
+  if (name.trim() === '') throw new UsageError('--as: give the new name of the database');
+  if (name === oneDatabase) throw new UsageError(`--as ${name} is the database's own name: leave --as out to restore it in place`);
+  if (SYSTEM_SCHEMAS.has(name.toLowerCase())) throw new UsageError(`--as ${name}: that is one of the server's own databases`);
+  if ([...name].length > 64 || name.endsWith(' ') || name.includes('\0')) throw new UsageError(`--as ${name}: not a database name MySQL takes (at most 64 characters, no trailing space)`);
+  if (name.includes('->') || oneDatabase.includes('->')) throw new UsageError('--as: a database name with -> in it cannot be rewritten in the binary logs (mysqlbinlog --rewrite-db)');
   return name;
 }
 
+/** --as writes a new database: one that exists is somebody's, and is not overwritten. */
+async function refuseExistingDatabase(connection: Connection, name: string, where: string): Promise<void> {
+  const [rows] = await queryWithTimeout(connection, 'SELECT SCHEMA_NAME AS name FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?', [name]);
+  if (rows.length > 0) {
+    throw new UserError(`--as ${name}: ${where} already has a database ${name}, and --as does not overwrite one`, {
+      hint: `Pick a name that is free, or drop ${name} first if it is a copy you no longer need.`,
+      exitCode: 2,
+    });
+  }
+}
+
+/** One database of the dump, restored alone (--database), maybe under a new name (--as). */
+interface OneDatabase {
+  readonly name: string;
+  readonly as?: string;
+}
+
+/** "full_dump_....sql.gz", or "database shop of full_dump_....sql.gz as shop_copy". */
+function describeWhat(file: string, one: OneDatabase | undefined): string {
+  return one ? `database ${one.name} of ${file}${one.as ? ` as ${one.as}` : ''}` : file;
+}
+
 /** Asks for `expected` to be typed on a terminal; without one, refuses. */
-async function confirm(context: CommandContext, action: string, expected: string, oneDatabase?: string): Promise<void> {
-  const overwritten = oneDatabase ? `database ${oneDatabase}` : 'the databases in the dump';
+async function confirm(context: CommandContext, action: string, expected: string, one?: OneDatabase): Promise<void> {
+  const overwritten = one ? (one.as ? `nothing (it creates database ${one.as})` : `database ${one.name}`) : 'the databases in the dump';
   if (!context.stdin.isTTY) {
     throw new UserError(`${action} would overwrite ${overwritten}; refusing without --yes`, {
       hint: 'Run again with --yes to confirm, or from a terminal to be asked.',

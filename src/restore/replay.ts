@@ -106,15 +106,25 @@ function hasRunMariadb(binlogPos: string, gtid: string): boolean {
  */
 export async function* replaySql(
   plan: ReplayPlan,
-  options: { binlogTool: ClientTool; gtids: ReplayGtids; oneDatabase?: string | undefined; onBytes?: (bytes: number) => void; signal?: AbortSignal },
+  options: {
+    binlogTool: ClientTool;
+    gtids: ReplayGtids;
+    oneDatabase?: string | undefined;
+    /** The name the one database is restored under (restore --as). */
+    renameTo?: string | undefined;
+    onBytes?: (bytes: number) => void;
+    signal?: AbortSignal;
+  },
 ): AsyncGenerator<Buffer> {
-  const { binlogTool } = options;
+  const { binlogTool, oneDatabase, renameTo } = options;
   const args = [
     '--no-defaults',
     `--start-position=${plan.dump.binlogPosition}`,
     `--stop-position=${plan.stopPosition}`,
     ...options.gtids.flags,
-    ...(options.oneDatabase ? [`--database=${options.oneDatabase}`] : []),
+    // --rewrite-db goes first, and --database then filters by the new name (both families).
+    ...(oneDatabase && renameTo ? [`--rewrite-db=${oneDatabase}->${renameTo}`] : []),
+    ...(oneDatabase ? [`--database=${renameTo ?? oneDatabase}`] : []),
     ...plan.files.map((file) => file.path),
   ];
   // The child's comments and any time it prints are in UTC, as every time in the plan.

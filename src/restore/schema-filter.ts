@@ -7,8 +7,38 @@ const MARKER_LINE_MAX = MARKER.length + 64 * 4 * 2 + 2;
 const MARKER_LINE = /^-- Current Database: `((?:[^`]|``)+)`\n?$/;
 /** The dump's footer (session settings put back, `-- Dump completed`) belongs to no database's part. */
 const FOOTER = Buffer.from('/*!40103 SET TIME_ZONE=@OLD_TIME_ZONE */;');
-/** What #scan looks for at line starts, and the same after a newline, for indexOf. */
-const LINE_STARTS = [MARKER, FOOTER].map((prefix) => ({ prefix, afterNewline: Buffer.concat([Buffer.from('\n'), prefix]) }));
+
+/** A database name as mysqldump writes it. */
+const quoted = (name: string) => `\`${name.replace(/`/g, '``')}\``;
+
+/** What #scan looks for at line starts: a part's marker, the footer, or a line of a renamed part that names its database. */
+interface LineStart {
+  readonly prefix: Buffer;
+  /** The same after a newline, for indexOf. */
+  readonly afterNewline: Buffer;
+  /** For a line that names the renamed database: the prefix it is written with instead. */
+  readonly renamed?: Buffer;
+}
+
+const lineStart = (prefix: string, renamed?: string): LineStart => ({
+  prefix: Buffer.from(prefix),
+  afterNewline: Buffer.from(`\n${prefix}`),
+  ...(renamed !== undefined && { renamed: Buffer.from(renamed) }),
+});
+
+/**
+ * The lines of a database's part that name the database itself, as mysqldump writes them: its
+ * CREATE DATABASE (with IF NOT EXISTS, or without), the USE of each pass, and the ALTER DATABASE
+ * around a routine or event of another collation. Each is followed by a space, `;` or `*`, never
+ * a backtick (one inside a name is doubled), so a prefix matches one name only.
+ */
+const NAMING_LINES = [
+  (q: string) => `CREATE DATABASE /*!32312 IF NOT EXISTS*/ ${q}`,
+  (q: string) => `CREATE DATABASE ${q}`,
+  (q: string) => `/*!40000 DROP DATABASE IF EXISTS ${q}`,
+  (q: string) => `USE ${q};`,
+  (q: string) => `ALTER DATABASE ${q} `,
+];
 
 /** The server's own databases: never dropped, and left out where only the user's data counts. */
 export const SYSTEM_SCHEMAS: ReadonlySet<string> = new Set(['mysql', 'sys', 'performance_schema', 'information_schema']);
@@ -21,6 +51,12 @@ export interface SchemaChoice {
    * holds afterwards is the dump's alone, without the tables created since.
    */
   readonly replace?: boolean;
+  /**
+   * Writes one database's part into a database of another name: the lines that name it (its
+   * CREATE DATABASE and USE) name `to` instead. Names inside definitions (a view that spells out
+   * its database) are the dump's.
+   */
+  readonly rename?: { readonly from: string; readonly to: string };
 }
 
 /**
@@ -32,6 +68,11 @@ export interface SchemaChoice {
  */
 export class SchemaFilter extends Transform {
   readonly #choice: SchemaChoice;
+  readonly #lineStarts: readonly LineStart[];
+  /** How far a line is carried into the next chunk while it may still turn out to be one of #lineStarts. */
+  readonly #carryMax: number;
+  /** The database whose part is passing through, or null before the first and after the footer. */
+  #database: string | null = null;
   #skipping = false;
   /** A database's name comes twice: the views are in a second pass, which must not drop the first's tables. */
   readonly #dropped = new Set<string>();
@@ -42,6 +83,13 @@ export class SchemaFilter extends Transform {
   constructor(choice: SchemaChoice) {
     super();
     this.#choice = choice;
+    const { rename } = choice;
+    this.#lineStarts = [
+      lineStart(MARKER.toString()),
+      lineStart(FOOTER.toString()),
+      ...(rename ? NAMING_LINES.map((line) => lineStart(line(quoted(rename.from)), line(quoted(rename.to)))) : []),
+    ];
+    this.#carryMax = Math.max(MARKER_LINE_MAX, ...this.#lineStarts.map((start) => start.prefix.length + 2));
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
@@ -55,7 +103,7 @@ export class SchemaFilter extends Transform {
     const lastNewline = data.lastIndexOf(0x0a);
     const tail = lastNewline + 1;
     let end = data.length;
-    if ((lastNewline !== -1 || lineStart) && tail < data.length && data.length - tail < MARKER_LINE_MAX && mayBecomeMarker(data.subarray(tail))) {
+    if ((lastNewline !== -1 || lineStart) && tail < data.length && data.length - tail < this.#carryMax && this.#mayBecomeLineStart(data.subarray(tail))) {
       this.#carry = Buffer.from(data.subarray(tail));
       end = tail;
     }
@@ -70,65 +118,75 @@ export class SchemaFilter extends Transform {
     done();
   }
 
-  /** Passes or drops data[0, end) by the database each part belongs to. */
+  /** Passes or drops data[0, end) by the database each part belongs to, renaming where asked. */
   #scan(data: Buffer, end: number, lineStart: boolean): void {
     let from = 0;
     let search = 0;
     for (;;) {
-      const marker = nextLineStart(data, search, lineStart);
-      if (marker === -1 || marker >= end) break;
-      if (data.subarray(marker, marker + FOOTER.length).equals(FOOTER)) {
-        this.#pass(data, from, marker);
-        this.#skipping = false;
-        from = marker;
-        search = marker + 1;
+      const found = this.#nextLineStart(data, search, lineStart);
+      if (!found || found.at >= end) break;
+      const { at, start } = found;
+      search = at + 1;
+      if (start.renamed) {
+        const next = data[at + start.prefix.length];
+        if (this.#skipping || this.#database !== this.#choice.rename?.from || next === 0x60) continue;
+        this.#pass(data, from, at);
+        this.push(start.renamed);
+        from = at + start.prefix.length;
         continue;
       }
-      const newline = data.indexOf(0x0a, marker);
-      const lineEnd = newline === -1 || newline >= end ? end : newline + 1;
-      const name = MARKER_LINE.exec(data.subarray(marker, lineEnd).toString('utf8'))?.[1];
-      if (name !== undefined) {
-        // The marker line goes with the part it opens.
-        this.#pass(data, from, marker);
-        const database = name.replace(/``/g, '`');
-        this.#skipping = this.#choice.include ? !this.#choice.include(database) : false;
-        from = marker;
-        if (!this.#skipping && this.#choice.replace && !SYSTEM_SCHEMAS.has(database) && !this.#dropped.has(database)) {
-          this.#dropped.add(database);
-          this.#pass(data, from, lineEnd);
-          this.push(Buffer.from(`DROP DATABASE IF EXISTS \`${name}\`;\n`));
-          from = lineEnd;
-        }
+      if (start.prefix.equals(FOOTER)) {
+        this.#pass(data, from, at);
+        this.#skipping = false;
+        this.#database = null;
+        from = at;
+        continue;
       }
-      search = marker + 1;
+      const newline = data.indexOf(0x0a, at);
+      const lineEnd = newline === -1 || newline >= end ? end : newline + 1;
+      const name = MARKER_LINE.exec(data.subarray(at, lineEnd).toString('utf8'))?.[1];
+      if (name === undefined) continue;
+      // The marker line goes with the part it opens.
+      this.#pass(data, from, at);
+      const database = name.replace(/``/g, '`');
+      this.#database = database;
+      this.#skipping = this.#choice.include ? !this.#choice.include(database) : false;
+      from = at;
+      if (!this.#skipping && this.#choice.replace && !SYSTEM_SCHEMAS.has(database) && !this.#dropped.has(database)) {
+        this.#dropped.add(database);
+        this.#pass(data, from, lineEnd);
+        const written = this.#choice.rename?.from === database ? this.#choice.rename.to : database;
+        this.push(Buffer.from(`DROP DATABASE IF EXISTS ${quoted(written)};\n`));
+        from = lineEnd;
+      }
     }
     this.#pass(data, from, end);
+  }
+
+  /** The first line at or after `from` that starts like one of #lineStarts, and which. */
+  #nextLineStart(data: Buffer, from: number, lineStart: boolean): { at: number; start: LineStart } | null {
+    let first: { at: number; start: LineStart } | null = null;
+    for (const start of this.#lineStarts) {
+      let at: number;
+      if (from === 0 && lineStart && data.subarray(0, start.prefix.length).equals(start.prefix)) at = 0;
+      else {
+        const newline = data.indexOf(start.afterNewline, Math.max(0, from - 1));
+        at = newline === -1 ? -1 : newline + 1;
+      }
+      if (at !== -1 && at >= from && (!first || at < first.at)) first = { at, start };
+    }
+    return first;
+  }
+
+  /** Whether a line's beginning is that of one of #lineStarts, or one without its end yet. */
+  #mayBecomeLineStart(start: Buffer): boolean {
+    return this.#lineStarts.some(({ prefix }) => {
+      const length = Math.min(start.length, prefix.length);
+      return start.subarray(0, length).equals(prefix.subarray(0, length));
+    });
   }
 
   #pass(data: Buffer, from: number, to: number): void {
     if (!this.#skipping && to > from) this.push(data.subarray(from, to));
   }
-}
-
-/** Where the first line at or after `from` that starts like a marker or the footer starts, or -1. */
-function nextLineStart(data: Buffer, from: number, lineStart: boolean): number {
-  let first = -1;
-  for (const { prefix, afterNewline } of LINE_STARTS) {
-    let at: number;
-    if (from === 0 && lineStart && data.subarray(0, prefix.length).equals(prefix)) at = 0;
-    else {
-      const newline = data.indexOf(afterNewline, Math.max(0, from - 1));
-      at = newline === -1 ? -1 : newline + 1;
-    }
-    if (at !== -1 && at >= from && (first === -1 || at < first)) first = at;
-  }
-  return first;
-}
-
-/** Whether a line's beginning is a marker's or the footer's beginning, or one without its end yet. */
-function mayBecomeMarker(start: Buffer): boolean {
-  return LINE_STARTS.some(({ prefix }) => {
-    const length = Math.min(start.length, prefix.length);
-    return start.subarray(0, length).equals(prefix.subarray(0, length));
-  });
 }

@@ -6,7 +6,7 @@ import { SchemaFilter } from '../../../src/restore/schema-filter.js';
 /** The shape of mysqldump --all-databases: a header, one part per database, a second pass for views, a trailer. */
 const part = (name: string, body: string) => {
   const quoted = `\`${name.replace(/`/g, '``')}\``;
-  return `--\n-- Current Database: ${quoted}\n--\n\nCREATE DATABASE ${quoted};\n\nUSE ${quoted};\n${body}\n`;
+  return `--\n-- Current Database: ${quoted}\n--\n\nCREATE DATABASE /*!32312 IF NOT EXISTS*/ ${quoted} /*!40100 DEFAULT CHARACTER SET utf8mb4 */;\n\nUSE ${quoted};\n${body}\n`;
 };
 const HEADER = '-- MySQL dump 10.13\n/*!40101 SET NAMES utf8mb4 */;\n\n';
 const TRAILER = '/*!40103 SET TIME_ZONE=@OLD_TIME_ZONE */;\n\n-- Dump completed\n';
@@ -22,7 +22,7 @@ const WITHOUT_MYSQL =
   HEADER + part('app', "INSERT INTO `t` VALUES (1,'-- Current Database: `mysql` in a value');") + part('we`ird', 'INSERT INTO `x` VALUES (2);') + part('zeta', 'CREATE VIEW `v` AS SELECT 1;') + TRAILER;
 
 /** The dump through the filter, cut into chunks at `cuts`. */
-async function filtered(text: string, skip: string[], cuts: number[], replace = false): Promise<string> {
+async function filtered(text: string, skip: string[], cuts: number[], replace = false, rename?: { from: string; to: string }): Promise<string> {
   const bytes = Buffer.from(text);
   const chunks: Buffer[] = [];
   let from = 0;
@@ -30,7 +30,7 @@ async function filtered(text: string, skip: string[], cuts: number[], replace = 
     chunks.push(bytes.subarray(from, cut));
     from = cut;
   }
-  return (await buffer(Readable.from(chunks).pipe(new SchemaFilter({ include: (database) => !skip.includes(database), replace })))).toString();
+  return (await buffer(Readable.from(chunks).pipe(new SchemaFilter({ include: (database) => !skip.includes(database), replace, ...(rename && { rename }) })))).toString();
 }
 
 describe('the schema filter', () => {
@@ -77,5 +77,24 @@ describe('the schema filter', () => {
     const ending = `${HEADER}${part('app', 'SELECT 1;')}-- Current Database: \`mysql\``;
     expect(await filtered(ending, ['mysql'], [ending.length - 5])).toBe(HEADER + part('app', 'SELECT 1;'));
     expect(await filtered(`${HEADER}-- Current Database`, ['mysql'], [HEADER.length + 3])).toBe(`${HEADER}-- Current Database`);
+  });
+
+  it("writes a renamed database's part under the new name, and no other, wherever the chunks are cut", async () => {
+    // A routine of another collation than its database's: mysqldump switches the database's around it.
+    const routines = 'ALTER DATABASE `we``ird` CHARACTER SET latin1 COLLATE latin1_swedish_ci ;\nCREATE PROCEDURE `p`() SELECT 1 ;;\nALTER DATABASE `we``ird` CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci ;';
+    const dump = HEADER + part('app', 'USE `we``ird`;') + part('we`ird', routines) + part('we`irder', 'SELECT 3;') + part('we`ird', 'CREATE VIEW `v` AS SELECT 1;') + TRAILER;
+    const renamedPart = (body: string) => part('we`ird', body).replace(/(CREATE DATABASE \/\*!32312 IF NOT EXISTS\*\/ |USE |ALTER DATABASE )`we``ird`/g, '$1`new``name`');
+    const expected =
+      HEADER +
+      renamedPart(routines).replace('`we``ird`\n', '`we``ird`\nDROP DATABASE IF EXISTS `new``name`;\n') +
+      renamedPart('CREATE VIEW `v` AS SELECT 1;') +
+      TRAILER;
+    expect(expected.match(/`new``name`/g)).toHaveLength(7);
+    const rename = { from: 'we`ird', to: 'new`name' };
+    const length = Buffer.byteLength(dump);
+    for (let cut = 1; cut < length; cut++) expect(await filtered(dump, ['app', 'we`irder'], [cut], true, rename), `cut at ${cut}`).toBe(expected);
+    expect(await filtered(dump, ['app', 'we`irder'], Array.from({ length: length - 1 }, (_, i) => i + 1), true, rename)).toBe(expected);
+    // The other parts keep their names, even a line in one that names the renamed database.
+    expect(await filtered(dump, [], [], false, rename)).toContain(part('app', 'USE `we``ird`;') + part('we`ird', routines).replace(/`we``ird`(?!\n)/g, '`new``name`') + part('we`irder', 'SELECT 3;'));
   });
 });
