@@ -31,8 +31,8 @@ import { formatUtc } from '../restore/target-time.js';
 import { formatMiB } from '../units.js';
 
 export const summary =
-  'restore [FILE|latest] --yes [--force] [--gtid-purged=auto|apply|skip] [--database NAME [--as NEW]] [--to TIME | --to-gtid GTID | --to-position FILE:POS] [--dry-run]: ' +
-  'verify, then stream the dump (or one database of it) into the server (--host/--port for another), and roll it forward through the binlog archive to just before the target';
+  'restore [FILE|latest] --yes [--force] [--gtid-purged=auto|apply|skip] [--database NAME [--table NAME] [--as NEW]] [--to TIME | --to-gtid GTID | --to-position FILE:POS] [--dry-run]: ' +
+  'verify, then stream the dump (or one database or table of it) into the server (--host/--port for another), and roll it forward through the binlog archive to just before the target';
 
 /**
  * `restore [FILE|latest] --yes`: verifies first, then replaces the databases in the dump on the
@@ -41,7 +41,7 @@ export const summary =
  * --to-gtid, --to-position) it picks the dump itself and rolls it forward (replay-plan.ts);
  * --dry-run prints that plan and touches nothing. --database restores one database of the dump
  * and rolls only it forward, leaving every other one as it is; --as writes it under a new name,
- * beside the original.
+ * beside the original; --table restores one table of it from the dump.
  */
 export async function restoreCommand(args: string[], context: CommandContext): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -54,6 +54,7 @@ export async function restoreCommand(args: string[], context: CommandContext): P
       'dry-run': { type: 'boolean', default: false },
       database: { type: 'string' },
       as: { type: 'string' },
+      table: { type: 'string' },
       ...REPLAY_TARGET_OPTIONS,
       ...TARGET_OPTIONS,
     },
@@ -65,7 +66,13 @@ export async function restoreCommand(args: string[], context: CommandContext): P
     throw new UsageError(`restore ${positionals[0]} with a target: a restore to a point picks its dump itself (the newest one the target rolls forward from); leave the file out`);
   }
   if (values['dry-run'] && !replayTarget) throw new UsageError('--dry-run prints the plan of a restore to a point: give --to, --to-gtid or --to-position');
-  const one = parseOneDatabase(values.database, values.as, gtidPurged);
+  const one = parseOneDatabase(values.database, values.as, values.table, gtidPurged);
+  if (one?.table !== undefined && replayTarget) {
+    throw new UsageError(
+      `--table ${one.table} with a target: one table is restored from a dump alone, not rolled forward (mysqlbinlog picks transactions by database, not by table); ` +
+        `restore --database ${one.name} --as NEW to the point, and copy the table from NEW`,
+    );
+  }
   const config = loadConfig({ env: context.env, cwd: context.cwd });
   const plan = async (to: ReplayTarget) => {
     const made = await planReplay(config.backup.dir, config.binlog.dir, to, { pastArchiveOk: values.force });
@@ -134,6 +141,10 @@ async function verifyAndRestore(run: {
   if (oneDatabase && !databases.includes(oneDatabase)) {
     throw new UserError(`${name} holds no database ${oneDatabase}; it holds ${databases.join(', ') || 'none'}`, { exitCode: 2 });
   }
+  if (one?.table !== undefined && !verification.tables.some((t) => t.database === one.name && t.table === one.table)) {
+    const tables = verification.tables.filter((t) => t.database === one.name).map((t) => t.table);
+    throw new UserError(`${name} holds no table ${one.table} in database ${one.name}; it holds ${tables.join(', ') || 'none'}`, { exitCode: 2 });
+  }
   if (plan) {
     say(`verifying ${plan.files.length} binary log file${plan.files.length === 1 ? '' : 's'} ...`);
     const problems = await verifyReplayFiles(plan);
@@ -157,9 +168,14 @@ async function verifyAndRestore(run: {
       // Back to the point means without the tables created since, too: each database the dump
       // holds is dropped just before its part fills it again (the server's own ones are not).
       ...((plan || one) && {
-        schemas: { replace: plan !== null, ...(one && { include: (database: string) => database === one.name }), ...(one?.as && { rename: { from: one.name, to: one.as } }) },
+        schemas: {
+          replace: plan !== null,
+          ...(one && { include: (database: string) => database === one.name }),
+          ...(one?.as && { rename: { from: one.name, to: one.as } }),
+          ...(one?.table !== undefined && { table: one.table }),
+        },
       }),
-      ...(oneDatabase && { oneDatabase }),
+      ...(one && { part: describePart(one) }),
       // Decided before the first byte is written: a replay that cannot apply must not leave the dump half-way.
       prepare: async (connection: Connection, server: ServerInfo) => {
         if (one?.as) await refuseExistingDatabase(connection, one.as, where);
@@ -271,15 +287,17 @@ function parseGtidPurged(value: string | undefined): GtidPurgedMode | undefined 
  * `--database NAME [--as NEW]`: one database the user's, not the server's own; a GTID set for
  * the whole server does not go with it.
  */
-function parseOneDatabase(name: string | undefined, as: string | undefined, gtidPurged: GtidPurgedMode | undefined): OneDatabase | undefined {
+function parseOneDatabase(name: string | undefined, as: string | undefined, table: string | undefined, gtidPurged: GtidPurgedMode | undefined): OneDatabase | undefined {
   if (name === undefined) {
     if (as !== undefined) throw new UsageError('--as NEW names the database --database NAME is restored under: give --database too');
+    if (table !== undefined) throw new UsageError(`--table ${table}: name its database with --database too`);
     return undefined;
   }
+  if (table !== undefined && table.trim() === '') throw new UsageError('--table: give the name of a table in the database');
   if (name.trim() === '') throw new UsageError('--database: give the name of a database in the dump');
   if (SYSTEM_SCHEMAS.has(name)) throw new UsageError(`--database ${name}: the server's own databases are restored with the whole dump, not alone`);
   if (gtidPurged === 'apply') throw new UsageError(`--database ${name} with --gtid-purged=apply: the dump's GTID set stands for the whole server, not one database`);
-  return { name, ...(as !== undefined && { as: parseAsName(as, name) }) };
+  return { name, ...(as !== undefined && { as: parseAsName(as, name) }), ...(table !== undefined && { table }) };
 }
 
 /**
@@ -306,20 +324,24 @@ async function refuseExistingDatabase(connection: Connection, name: string, wher
   }
 }
 
-/** One database of the dump, restored alone (--database), maybe under a new name (--as). */
+/** One database of the dump, restored alone (--database), maybe under a new name (--as), maybe one table of it (--table). */
 interface OneDatabase {
   readonly name: string;
   readonly as?: string;
+  readonly table?: string;
 }
+
+/** "database shop", "table shop.orders". */
+const describePart = (one: OneDatabase) => (one.table !== undefined ? `table ${one.name}.${one.table}` : `database ${one.name}`);
 
 /** "full_dump_....sql.gz", or "database shop of full_dump_....sql.gz as shop_copy". */
 function describeWhat(file: string, one: OneDatabase | undefined): string {
-  return one ? `database ${one.name} of ${file}${one.as ? ` as ${one.as}` : ''}` : file;
+  return one ? `${describePart(one)} of ${file}${one.as ? ` as ${one.as}` : ''}` : file;
 }
 
 /** Asks for `expected` to be typed on a terminal; without one, refuses. */
 async function confirm(context: CommandContext, action: string, expected: string, one?: OneDatabase): Promise<void> {
-  const overwritten = one ? (one.as ? `nothing (it creates database ${one.as})` : `database ${one.name}`) : 'the databases in the dump';
+  const overwritten = one ? (one.as ? `nothing (it creates database ${one.as})` : describePart(one)) : 'the databases in the dump';
   if (!context.stdin.isTTY) {
     throw new UserError(`${action} would overwrite ${overwritten}; refusing without --yes`, {
       hint: 'Run again with --yes to confirm, or from a terminal to be asked.',

@@ -33,8 +33,8 @@ export interface RestoreOptions {
   readonly then?: () => AsyncIterable<Buffer>;
   /** Which databases of the dump are restored, and whether each is dropped first (schema-filter.ts). */
   readonly schemas?: SchemaChoice;
-  /** One database of the dump, not the whole server: the dump's GTID set does not describe what the target then holds. */
-  readonly oneDatabase?: string;
+  /** One part of the dump ("database shop", "table shop.orders"), not the whole server: the dump's GTID set does not describe what the target then holds. */
+  readonly part?: string;
   readonly signal?: AbortSignal;
 }
 
@@ -52,11 +52,11 @@ export async function restoreDump(file: string, target: ServerAddress, options: 
   try {
     const server = await readServerInfo(connection);
     assertSameFamily(client, server, `the target ${where}`);
-    const decision: GtidDecision = options.oneDatabase
+    const decision: GtidDecision = options.part
       ? {
           action: 'none',
           gtidSet: options.dumpGtidSet,
-          reason: `only database ${options.oneDatabase} is restored: the dump's GTID set stands for the whole server and is not added to gtid_purged`,
+          reason: `only ${options.part} is restored: the dump's GTID set stands for the whole server and is not added to gtid_purged`,
         }
       : decideGtidPurged(options.gtidPurged, options.dumpGtidSet, await readTargetGtidState(connection, server.flavour, options.dumpGtidSet));
     await options.prepare?.(connection, server);

@@ -8,11 +8,24 @@ const MARKER_LINE = /^-- Current Database: `((?:[^`]|``)+)`\n?$/;
 /** The dump's footer (session settings put back, `-- Dump completed`) belongs to no database's part. */
 const FOOTER = Buffer.from('/*!40103 SET TIME_ZONE=@OLD_TIME_ZONE */;');
 
+/** How mysqldump heads each section of a database's part; the name is a table's (or view's) or, for the last two, none. */
+const SECTION_HEADS = [
+  '-- Table structure for table `',
+  '-- Dumping data for table `',
+  '-- Temporary view structure for view `',
+  '-- Temporary table structure for view `',
+  '-- Final view structure for view `',
+  "-- Dumping events for database '",
+  "-- Dumping routines for database '",
+];
+const SECTION_LINE = /^-- (?:Table structure for table|Dumping data for table|Temporary view structure for view|Temporary table structure for view|Final view structure for view) `((?:[^`]|``)+)`\n?$/;
+
 /** A database name as mysqldump writes it. */
 const quoted = (name: string) => `\`${name.replace(/`/g, '``')}\``;
 
 /** What #scan looks for at line starts: a part's marker, the footer, or a line of a renamed part that names its database. */
 interface LineStart {
+  readonly kind: 'marker' | 'footer' | 'naming' | 'section';
   readonly prefix: Buffer;
   /** The same after a newline, for indexOf. */
   readonly afterNewline: Buffer;
@@ -20,7 +33,8 @@ interface LineStart {
   readonly renamed?: Buffer;
 }
 
-const lineStart = (prefix: string, renamed?: string): LineStart => ({
+const lineStart = (kind: LineStart['kind'], prefix: string, renamed?: string): LineStart => ({
+  kind,
   prefix: Buffer.from(prefix),
   afterNewline: Buffer.from(`\n${prefix}`),
   ...(renamed !== undefined && { renamed: Buffer.from(renamed) }),
@@ -48,7 +62,8 @@ export interface SchemaChoice {
   readonly include?: (database: string) => boolean;
   /**
    * Drop each database that goes through (the system ones aside) just before its part: what it
-   * holds afterwards is the dump's alone, without the tables created since.
+   * holds afterwards is the dump's alone, without the tables created since. Not with a table
+   * chosen: the other tables of its database stay.
    */
   readonly replace?: boolean;
   /**
@@ -57,6 +72,12 @@ export interface SchemaChoice {
    * its database) are the dump's.
    */
   readonly rename?: { readonly from: string; readonly to: string };
+  /**
+   * Of each database that goes through, only this table: its structure, data and triggers (the
+   * dump's DROP TABLE replaces it), after the lines that create and use its database. No
+   * other table, view, routine or event.
+   */
+  readonly table?: string;
 }
 
 /**
@@ -74,6 +95,8 @@ export class SchemaFilter extends Transform {
   /** The database whose part is passing through, or null before the first and after the footer. */
   #database: string | null = null;
   #skipping = false;
+  /** With a table chosen: whether the section passing through is that table's (or the part's opening lines). */
+  #inTable = true;
   /** A database's name comes twice: the views are in a second pass, which must not drop the first's tables. */
   readonly #dropped = new Set<string>();
   #atLineStart = true;
@@ -85,11 +108,13 @@ export class SchemaFilter extends Transform {
     this.#choice = choice;
     const { rename } = choice;
     this.#lineStarts = [
-      lineStart(MARKER.toString()),
-      lineStart(FOOTER.toString()),
-      ...(rename ? NAMING_LINES.map((line) => lineStart(line(quoted(rename.from)), line(quoted(rename.to)))) : []),
+      lineStart('marker', MARKER.toString()),
+      lineStart('footer', FOOTER.toString()),
+      ...(rename ? NAMING_LINES.map((line) => lineStart('naming', line(quoted(rename.from)), line(quoted(rename.to)))) : []),
+      ...(choice.table !== undefined ? SECTION_HEADS.map((head) => lineStart('section', head)) : []),
     ];
-    this.#carryMax = Math.max(MARKER_LINE_MAX, ...this.#lineStarts.map((start) => start.prefix.length + 2));
+    // A marker or section line whole (its name may be 512 bytes), a naming prefix with the byte after it.
+    this.#carryMax = Math.max(MARKER_LINE_MAX, ...this.#lineStarts.map((start) => start.prefix.length + MARKER_LINE_MAX - MARKER.length));
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
@@ -127,32 +152,42 @@ export class SchemaFilter extends Transform {
       if (!found || found.at >= end) break;
       const { at, start } = found;
       search = at + 1;
-      if (start.renamed) {
+      if (start.kind === 'naming') {
         const next = data[at + start.prefix.length];
-        if (this.#skipping || this.#database !== this.#choice.rename?.from || next === 0x60) continue;
+        if (this.#skipping || !this.#inTable || this.#database !== this.#choice.rename?.from || next === 0x60) continue;
         this.#pass(data, from, at);
-        this.push(start.renamed);
+        this.push(start.renamed!);
         from = at + start.prefix.length;
         continue;
       }
-      if (start.prefix.equals(FOOTER)) {
+      if (start.kind === 'footer') {
         this.#pass(data, from, at);
         this.#skipping = false;
+        this.#inTable = true;
         this.#database = null;
         from = at;
         continue;
       }
       const newline = data.indexOf(0x0a, at);
       const lineEnd = newline === -1 || newline >= end ? end : newline + 1;
-      const name = MARKER_LINE.exec(data.subarray(at, lineEnd).toString('utf8'))?.[1];
+      const line = data.subarray(at, lineEnd).toString('utf8');
+      if (start.kind === 'section') {
+        // A section line goes with the section it opens; the routines' and events' name no table.
+        this.#pass(data, from, at);
+        this.#inTable = SECTION_LINE.exec(line)?.[1]?.replace(/``/g, '`') === this.#choice.table;
+        from = at;
+        continue;
+      }
+      const name = MARKER_LINE.exec(line)?.[1];
       if (name === undefined) continue;
       // The marker line goes with the part it opens.
       this.#pass(data, from, at);
       const database = name.replace(/``/g, '`');
       this.#database = database;
       this.#skipping = this.#choice.include ? !this.#choice.include(database) : false;
+      this.#inTable = true;
       from = at;
-      if (!this.#skipping && this.#choice.replace && !SYSTEM_SCHEMAS.has(database) && !this.#dropped.has(database)) {
+      if (!this.#skipping && this.#choice.replace && this.#choice.table === undefined && !SYSTEM_SCHEMAS.has(database) && !this.#dropped.has(database)) {
         this.#dropped.add(database);
         this.#pass(data, from, lineEnd);
         const written = this.#choice.rename?.from === database ? this.#choice.rename.to : database;
@@ -187,6 +222,6 @@ export class SchemaFilter extends Transform {
   }
 
   #pass(data: Buffer, from: number, to: number): void {
-    if (!this.#skipping && to > from) this.push(data.subarray(from, to));
+    if (!this.#skipping && this.#inTable && to > from) this.push(data.subarray(from, to));
   }
 }

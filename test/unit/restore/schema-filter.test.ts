@@ -22,7 +22,7 @@ const WITHOUT_MYSQL =
   HEADER + part('app', "INSERT INTO `t` VALUES (1,'-- Current Database: `mysql` in a value');") + part('we`ird', 'INSERT INTO `x` VALUES (2);') + part('zeta', 'CREATE VIEW `v` AS SELECT 1;') + TRAILER;
 
 /** The dump through the filter, cut into chunks at `cuts`. */
-async function filtered(text: string, skip: string[], cuts: number[], replace = false, rename?: { from: string; to: string }): Promise<string> {
+async function filtered(text: string, skip: string[], cuts: number[], replace = false, rename?: { from: string; to: string }, table?: string): Promise<string> {
   const bytes = Buffer.from(text);
   const chunks: Buffer[] = [];
   let from = 0;
@@ -30,7 +30,7 @@ async function filtered(text: string, skip: string[], cuts: number[], replace = 
     chunks.push(bytes.subarray(from, cut));
     from = cut;
   }
-  return (await buffer(Readable.from(chunks).pipe(new SchemaFilter({ include: (database) => !skip.includes(database), replace, ...(rename && { rename }) })))).toString();
+  return (await buffer(Readable.from(chunks).pipe(new SchemaFilter({ include: (database) => !skip.includes(database), replace, ...(rename && { rename }), ...(table !== undefined && { table }) })))).toString();
 }
 
 describe('the schema filter', () => {
@@ -96,5 +96,37 @@ describe('the schema filter', () => {
     expect(await filtered(dump, ['app', 'we`irder'], Array.from({ length: length - 1 }, (_, i) => i + 1), true, rename)).toBe(expected);
     // The other parts keep their names, even a line in one that names the renamed database.
     expect(await filtered(dump, [], [], false, rename)).toContain(part('app', 'USE `we``ird`;') + part('we`ird', routines).replace(/`we``ird`(?!\n)/g, '`new``name`') + part('we`irder', 'SELECT 3;'));
+  });
+
+  it('passes one table of a database alone: its structure, data and triggers, after the lines that open the part', async () => {
+    const section = (head: string, body: string) => `--\n-- ${head}\n--\n\n${body}\n`;
+    const table = (name: string, rows: string, trigger = '') => {
+      const q = `\`${name.replace(/`/g, '``')}\``;
+      return (
+        section(`Table structure for table ${q}`, `DROP TABLE IF EXISTS ${q};\nCREATE TABLE ${q} (id int);`) +
+        section(`Dumping data for table ${q}`, `LOCK TABLES ${q} WRITE;\nINSERT INTO ${q} VALUES ${rows};\nUNLOCK TABLES;${trigger}`)
+      );
+    };
+    const trigger = '\nDELIMITER ;;\n/*!50003 CREATE*/ /*!50003 TRIGGER `b-audit` AFTER INSERT ON `b` FOR EACH ROW INSERT INTO `a` VALUES (NEW.id) */;;\nDELIMITER ;';
+    const body =
+      table('a', '(1)') +
+      table('b', '(2),(3)', trigger) +
+      table('b`c', '(4)') +
+      section('Temporary view structure for view `v`', 'CREATE TABLE `v` (id int);') +
+      section("Dumping routines for database 'shop'", 'CREATE PROCEDURE `p`() SELECT 1;');
+    const dump = HEADER + part('app', table('b', '(9)')) + part('shop', body) + part('shop', section('Final view structure for view `v`', 'CREATE VIEW `v` AS SELECT 1;')) + TRAILER;
+    // Comment lines aside (the `--` above a section's head goes with the section before it).
+    const withoutDashes = (text: string) => text.replace(/^--\n/gm, '');
+    const opening = part('shop', '').slice(0, -1);
+    const whole = await filtered(dump, ['app'], [], true, undefined, 'b');
+    expect(withoutDashes(whole)).toBe(withoutDashes(HEADER + opening + table('b', '(2),(3)', trigger) + opening + TRAILER));
+    expect(whole).not.toContain('DROP DATABASE');
+    const length = Buffer.byteLength(dump);
+    for (let cut = 1; cut < length; cut++) expect(await filtered(dump, ['app'], [cut], true, undefined, 'b'), `cut at ${cut}`).toBe(whole);
+    // With a new name, the part's opening lines name it.
+    const renamed = await filtered(dump, ['app'], [57, 400], false, { from: 'shop', to: 'shop2' }, 'b`c');
+    expect(renamed).toContain('USE `shop2`;\n');
+    expect(renamed).toContain('INSERT INTO `b``c` VALUES (4);');
+    expect(renamed).not.toMatch(/INSERT INTO `b` |CREATE VIEW|PROCEDURE|USE `shop`/);
   });
 });
