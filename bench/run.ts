@@ -1,8 +1,9 @@
 /**
- * `npm run bench [-- --size small|default|large] [--repeats N] [--oltp-seconds N] [--binlog-only]`:
+ * `npm run bench [-- --size small|default|large] [--repeats N] [--oltp-seconds N] [--binlog-only | --restore-to-time-only]`:
  * the product side by side with bare mysqldump, mydumper and a live OLTP workload, on a scratch
  * server this script starts and removes; then the binlog archive under that workload
- * (`--binlog-only`: that alone, on the small part of the data). Prints a Markdown table and writes it, with the raw figures as JSON,
+ * (`--binlog-only`: that alone, on the small part of the data), and a restore to a point against
+ * a plain restore (`--restore-to-time-only`: that alone, on the small part). Prints a Markdown table and writes it, with the raw figures as JSON,
  * to bench/results/.
  */
 import { existsSync } from 'node:fs';
@@ -15,9 +16,10 @@ import { type Compression, COMPRESSION_LEVELS, DEFAULTS } from '../src/config/sc
 import { ADMIN_ACCOUNT, BACKUP_ACCOUNT, loadSysbenchData, type ScratchServers, startScratchServers, SYSBENCH_TABLES, writeClientOptions } from './lib/scratch.js';
 import { bareDump, bareRestore, inScratchDir, manifestIn, mydumper, productBackup, productRestore, productVerify } from './lib/contenders.js';
 import { measureBinlogLag } from './lib/binlog-lag.js';
+import { measurePointInTime } from './lib/point-in-time.js';
 import { daemonPeakRss } from './lib/daemon.js';
 import { runOltp, runOltpDuring, type OltpResult } from './lib/oltp.js';
-import { type BenchResults, binlogSection, type ContenderRuns, type Machine, writeResults } from './lib/report.js';
+import { type BenchResults, binlogSection, type ContenderRuns, type Machine, pointInTimeSection, writeResults } from './lib/report.js';
 
 /** SQL bytes of data per size; the first fifth is loaded and measured alone for the memory check. */
 const SIZES = { small: 100e6, default: 500e6, large: 2000e6 } as const;
@@ -32,6 +34,7 @@ const { values } = parseArgs({
     repeats: { type: 'string', default: '3' },
     'oltp-seconds': { type: 'string', default: '20' },
     'binlog-only': { type: 'boolean', default: false },
+    'restore-to-time-only': { type: 'boolean', default: false },
   },
   strict: true,
 });
@@ -52,6 +55,7 @@ async function main(): Promise<void> {
   const servers = await startScratchServers(bufferPoolMiB);
   try {
     if (values['binlog-only']) await binlogOnly(servers, totalBytes * SMALL_FRACTION, oltpSeconds);
+    else if (values['restore-to-time-only']) await inScratchDir((dir) => restoreToTimeOnly(servers, dir, totalBytes * SMALL_FRACTION, oltpSeconds));
     else await inScratchDir((dir) => benchmark(servers, dir, { label, totalBytes, repeats, oltpSeconds, startedAt }));
   } finally {
     await servers.stop();
@@ -124,6 +128,9 @@ async function benchmark({ source, target }: ScratchServers, dir: string, plan: 
   say(`binlog archive: ${plan.oltpSeconds} s of the same workload while it streams`);
   const binlog = await measureBinlogLag(source, 'sbtest', plan.oltpSeconds);
 
+  say(`restore to a point: a dump, ${plan.oltpSeconds} s of the workload, then restore --to its end against the dump alone`);
+  const pointInTime = await measurePointInTime(source, targetOptions, 'sbtest', plan.oltpSeconds);
+
   const results: BenchResults = {
     startedAt: plan.startedAt,
     machine: await describeMachine(source),
@@ -134,6 +141,7 @@ async function benchmark({ source, target }: ScratchServers, dir: string, plan: 
     daemonPeakRss: daemonPeak,
     oltp,
     binlog,
+    pointInTime,
   };
   const { markdown, files } = await writeResults(RESULTS_DIR, results);
   process.stdout.write(`\n${markdown}\nwritten: ${files.map((file) => path.relative(process.cwd(), file)).join(', ')}\n`);
@@ -145,6 +153,15 @@ async function binlogOnly({ source }: ScratchServers, sqlBytes: number, seconds:
   await loadSysbenchData(source, 'sbtest', sqlBytes);
   say(`binlog archive: ${seconds} s of sysbench oltp_read_write alone, then while it streams`);
   process.stdout.write(`\n${binlogSection(await measureBinlogLag(source, 'sbtest', seconds)).join('\n')}\n`);
+}
+
+/** Restore to a point alone, printed, not written. */
+async function restoreToTimeOnly({ source, target }: ScratchServers, dir: string, sqlBytes: number, seconds: number): Promise<void> {
+  say(`loading ${(sqlBytes / 1e6).toFixed(0)} MB of SQL into sbtest with sysbench`);
+  await loadSysbenchData(source, 'sbtest', sqlBytes);
+  const targetOptions = await writeClientOptions(dir, 'target.cnf', target, ADMIN_ACCOUNT);
+  say(`restore to a point: a dump, ${seconds} s of sysbench oltp_read_write, then restore --to its end against the dump alone`);
+  process.stdout.write(`\n${pointInTimeSection(await measurePointInTime(source, targetOptions, 'sbtest', seconds)).join('\n')}\n`);
 }
 
 type Contender = [group: string, role: ContenderRuns['role'], run: () => Promise<ContenderRuns['runs'][number]>];

@@ -26,11 +26,7 @@ const SAMPLE_EVERY_MS = 250;
  * The same workload alone first, for what streaming costs the database.
  */
 export async function measureBinlogLag(server: TestServer, database: string, seconds: number): Promise<BinlogLagResult> {
-  await server.query(`GRANT ${BINLOG_GRANTS[server.flavour]} ON *.* TO ?@?`, [BACKUP_ACCOUNT.user, '%']);
-  // Only what the workload writes: not the gigabytes of binary log the data load left.
-  await server.query('FLUSH BINARY LOGS');
-  const [current] = (await server.query('SHOW BINARY LOGS')).slice(-1);
-  await server.query(`PURGE BINARY LOGS TO '${String(current!.Log_name)}'`);
+  await archiveOnlyWhatFollows(server);
   const oltpAlone = await runOltp(server, database, seconds);
   return inScratchDir(async (dir) => {
     const port = await freePort();
@@ -58,7 +54,15 @@ export async function measureBinlogLag(server: TestServer, database: string, sec
   });
 }
 
-async function waitForStream(metricsUrl: string): Promise<void> {
+/** The backup account may stream, and the server's binary log holds only what the workload writes next: not the gigabytes the data load left. */
+export async function archiveOnlyWhatFollows(server: TestServer): Promise<void> {
+  await server.query(`GRANT ${BINLOG_GRANTS[server.flavour]} ON *.* TO ?@?`, [BACKUP_ACCOUNT.user, '%']);
+  await server.query('FLUSH BINARY LOGS');
+  const [current] = (await server.query('SHOW BINARY LOGS')).slice(-1);
+  await server.query(`PURGE BINARY LOGS TO '${String(current!.Log_name)}'`);
+}
+
+export async function waitForStream(metricsUrl: string): Promise<void> {
   const deadline = Date.now() + 60_000;
   while (Date.now() < deadline) {
     if ((await scrapeBinlog(metricsUrl).catch(() => null))?.up) return;
@@ -67,7 +71,7 @@ async function waitForStream(metricsUrl: string): Promise<void> {
   throw new Error('the binlog archive did not start streaming within a minute');
 }
 
-async function scrapeBinlog(metricsUrl: string) {
+export async function scrapeBinlog(metricsUrl: string) {
   const text = await (await fetch(metricsUrl)).text();
   const value = (pattern: RegExp) => [...text.matchAll(pattern)].reduce((sum, m) => sum + Number(m[1]), 0);
   return {

@@ -24,7 +24,7 @@ export async function daemonPeakRss(server: TestServer, compression: Compression
   });
 }
 
-async function waitForStoredBackup(metricsUrl: string): Promise<void> {
+export async function waitForStoredBackup(metricsUrl: string): Promise<void> {
   const deadline = Date.now() + 3_600_000;
   while (Date.now() < deadline) {
     const text = await fetch(metricsUrl).then((response) => response.text(), () => '');

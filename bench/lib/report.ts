@@ -4,6 +4,7 @@ import type { Usage } from './measure.js';
 import { median } from './measure.js';
 import type { BinlogLagResult } from './binlog-lag.js';
 import type { OltpResult } from './oltp.js';
+import type { PointInTimeResult } from './point-in-time.js';
 
 export interface Machine {
   readonly cores: number;
@@ -41,6 +42,8 @@ export interface BenchResults {
   };
   /** The binlog archive under the same workload (absent in results written before it existed). */
   readonly binlog?: BinlogLagResult;
+  /** Restore to a point against a plain restore of the same dump (absent in results written before it existed). */
+  readonly pointInTime?: PointInTimeResult;
 }
 
 /** A `|` in a contender's name (a shell pipeline) would end the Markdown cell. */
@@ -120,6 +123,7 @@ export function renderMarkdown(results: BenchResults): string {
     oltpRow('during mysql-backup-sidecar backup', oltp.duringProduct),
     '',
     ...(results.binlog ? binlogSection(results.binlog) : []),
+    ...(results.pointInTime ? pointInTimeSection(results.pointInTime) : []),
   ].join('\n');
 }
 
@@ -139,6 +143,25 @@ export function binlogSection(binlog: BinlogLagResult): string[] {
       `TPS alone ${binlog.oltpAlone.transactionsPerSecond.toFixed(1)} (p95 ${binlog.oltpAlone.p95LatencyMs.toFixed(2)} ms), ` +
       `while streaming ${binlog.oltpWithArchive.transactionsPerSecond.toFixed(1)} (p95 ${binlog.oltpWithArchive.p95LatencyMs.toFixed(2)} ms).`,
     'Event timestamps have one-second resolution (statement start times), so the recovery point is at best a fraction of a second to a second behind.',
+    '',
+  ];
+}
+
+/** What rolling a dump forward to a point costs over restoring the dump alone. */
+export function pointInTimeSection(result: PointInTimeResult): string[] {
+  const row = (label: string, usage: Usage) => `| ${cell(label)} | ${seconds(usage.wallSeconds)} | ${seconds(usage.cpuSeconds)} | ${mib(usage.maxRssKiB)} |`;
+  const extra = result.restoreTo.wallSeconds - result.bareRestore.wallSeconds;
+  return [
+    `## Restore to a point: the dump plus ${result.oltpSeconds} s of sysbench oltp_read_write after it`,
+    '',
+    '| restore | wall (s) | CPU (s) | peak RSS (MiB) |',
+    '| --- | ---: | ---: | ---: |',
+    row('zstd -dc | mysql (the dump alone)', result.bareRestore),
+    row('(zstd -dc; mysqlbinlog) | mysql (the dump and the same binary logs, by hand)', result.bareRestoreTo),
+    row(`restore --to (verify dump and binlogs, restore, replay ${result.transactions} transactions)`, result.restoreTo),
+    '',
+    `The roll-forward read ${result.binlogToReplay} of binary log; it and the verification cost ${seconds(extra)} s over the dump alone, ` +
+      `${seconds(result.restoreTo.wallSeconds - result.bareRestoreTo.wallSeconds)} s over doing the same by hand. One run each.`,
     '',
   ];
 }

@@ -23,7 +23,7 @@ const SECTION_LINE = /^-- (?:Table structure for table|Dumping data for table|Te
 /** A database name as mysqldump writes it. */
 const quoted = (name: string) => `\`${name.replace(/`/g, '``')}\``;
 
-/** What #scan looks for at line starts: a part's marker, the footer, or a line of a renamed part that names its database. */
+/** What #scan looks for at line starts: a part's marker, the footer, a line of a renamed part that names its database, a section's head. */
 interface LineStart {
   readonly kind: 'marker' | 'footer' | 'naming' | 'section';
   readonly prefix: Buffer;
@@ -83,7 +83,7 @@ export interface SchemaChoice {
 /**
  * Leaves the parts of chosen databases out of a dump as it streams: everything from a database's
  * `-- Current Database:` line to the next one; and, asked to, drops a database before its part
- * fills it. mysqldump escapes newlines inside values, so a line that starts like that is always
+ * fills it, writes one under another name, or passes one table of it alone. mysqldump escapes newlines inside values, so a line that starts like that is always
  * mysqldump's own. Everything else passes untouched and uncopied, chunk by chunk; only a chunk
  * that ends in what may be such a line waits for the next.
  */
@@ -100,7 +100,7 @@ export class SchemaFilter extends Transform {
   /** A database's name comes twice: the views are in a second pass, which must not drop the first's tables. */
   readonly #dropped = new Set<string>();
   #atLineStart = true;
-  /** The start of a line, cut by a chunk's end, that may still turn out to be a marker. */
+  /** The start of a line, cut by a chunk's end, that may still turn out to be one of #lineStarts. */
   #carry: Buffer | null = null;
 
   constructor(choice: SchemaChoice) {
