@@ -30,6 +30,8 @@ export interface PointInTimeResult {
  * with zstd -dc | mysql; the dump and the same binary logs by hand through mysqlbinlog; and
  * `restore --to` the end of the writes (--force: the target is the archive's end).
  */
+const DECOMPRESS: Record<Compression, string> = { none: 'cat', gzip: 'gzip -dc', zstd: 'zstd -q -dc' };
+
 export async function measurePointInTime(source: TestServer, targetOptions: string, database: string, seconds: number): Promise<PointInTimeResult> {
   await archiveOnlyWhatFollows(source);
   return inScratchDir(async (dir) => {
@@ -57,7 +59,7 @@ export async function measurePointInTime(source: TestServer, targetOptions: stri
     const dump = await locateBackup(dir, 'latest');
     const bare = await bareRestore(dump, targetOptions, compression);
     const byHand = `mysqlbinlog --start-position=${replay[1]} --stop-position=${replay[2]} ${files.map(quote).join(' ')}`;
-    const bareRestoreTo = await measurePipeline(`(zstd -q -dc ${quote(dump)}; echo; ${byHand}) | mysql --defaults-file=${quote(targetOptions)}`);
+    const bareRestoreTo = await measurePipeline(`(${DECOMPRESS[compression]} ${quote(dump)}; echo; ${byHand}) | mysql --defaults-file=${quote(targetOptions)}`);
     const restoreTo = await measure(process.execPath, [...restoreArgs, '--yes'], { cwd: dir, env });
     return { oltpSeconds: seconds, transactions: Number(replay[3]), binlogToReplay: binlogs[3]!, bareRestore: bare, bareRestoreTo, restoreTo };
   });

@@ -67,10 +67,19 @@ export async function restoreCommand(args: string[], context: CommandContext): P
   }
   if (values['dry-run'] && !replayTarget) throw new UsageError('--dry-run prints the plan of a restore to a point: give --to, --to-gtid or --to-position');
   const one = parseOneDatabase(values.database, values.as, values.table, gtidPurged);
+  if (one?.as !== undefined && replayTarget) {
+    // mysqlbinlog --rewrite-db changes only the default database: DDL that names the original
+    // database outright (RENAME TABLE shop.t, pt-online-schema-change) would run against it, and
+    // MariaDB's --database filters by the old name where MySQL's filters by the new.
+    throw new UsageError(
+      `--as ${one.as} with a target: a database is restored under a new name from a dump alone, not rolled forward (a replay under another name can change the original); ` +
+        `restore --database ${one.name} to the point into a scratch server (--host/--port) instead`,
+    );
+  }
   if (one?.table !== undefined && replayTarget) {
     throw new UsageError(
       `--table ${one.table} with a target: one table is restored from a dump alone, not rolled forward (mysqlbinlog picks transactions by database, not by table); ` +
-        `restore --database ${one.name} --as NEW to the point, and copy the table from NEW`,
+        `restore --database ${one.name} to the point into a scratch server (--host/--port), and copy the table from there`,
     );
   }
   const config = loadConfig({ env: context.env, cwd: context.cwd });
@@ -214,7 +223,7 @@ async function verifyAndRestore(run: {
             say(`rolling forward: ${plan.transactions} transactions from ${plan.dump.binlogFile}:${plan.dump.binlogPosition} to ${plan.files.at(-1)!.name}:${plan.stopPosition} ...`);
             replayBegan.at = Date.now();
             binlogProgress = progressReporter({ file: name, phase: 'binlog', totalBytes: plan.bytes, terminal, write, emit });
-            return replaySql(plan, { binlogTool, gtids, oneDatabase, renameTo: one?.as, onBytes: (bytes: number) => binlogProgress?.update(bytes) });
+            return replaySql(plan, { binlogTool, gtids, oneDatabase, onBytes: (bytes: number) => binlogProgress?.update(bytes) });
           },
         }),
     });
@@ -301,15 +310,13 @@ function parseOneDatabase(name: string | undefined, as: string | undefined, tabl
 }
 
 /**
- * `--as NEW`: the name one database is restored under, beside the original. mysqlbinlog's
- * --rewrite-db=OLD->NEW cannot say a name with `->` in it.
+ * `--as NEW`: the name one database is restored under from a dump, beside the original.
  */
 function parseAsName(name: string, oneDatabase: string): string {
   if (name.trim() === '') throw new UsageError('--as: give the new name of the database');
   if (name === oneDatabase) throw new UsageError(`--as ${name} is the database's own name: leave --as out to restore it in place`);
   if (SYSTEM_SCHEMAS.has(name.toLowerCase())) throw new UsageError(`--as ${name}: that is one of the server's own databases`);
   if ([...name].length > 64 || name.endsWith(' ') || name.includes('\0')) throw new UsageError(`--as ${name}: not a database name MySQL takes (at most 64 characters, no trailing space)`);
-  if (name.includes('->') || oneDatabase.includes('->')) throw new UsageError('--as: a database name with -> in it cannot be rewritten in the binary logs (mysqlbinlog --rewrite-db)');
   return name;
 }
 

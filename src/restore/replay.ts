@@ -110,21 +110,17 @@ export async function* replaySql(
     binlogTool: ClientTool;
     gtids: ReplayGtids;
     oneDatabase?: string | undefined;
-    /** The name the one database is restored under (restore --as). */
-    renameTo?: string | undefined;
     onBytes?: (bytes: number) => void;
     signal?: AbortSignal;
   },
 ): AsyncGenerator<Buffer> {
-  const { binlogTool, oneDatabase, renameTo } = options;
+  const { binlogTool, oneDatabase } = options;
   const args = [
     '--no-defaults',
     `--start-position=${plan.dump.binlogPosition}`,
     `--stop-position=${plan.stopPosition}`,
     ...options.gtids.flags,
-    // --rewrite-db goes first, and --database then filters by the new name (both families).
-    ...(oneDatabase && renameTo ? [`--rewrite-db=${oneDatabase}->${renameTo}`] : []),
-    ...(oneDatabase ? [`--database=${renameTo ?? oneDatabase}`] : []),
+    ...(oneDatabase ? [`--database=${oneDatabase}`] : []),
     ...plan.files.map((file) => file.path),
   ];
   // The child's comments and any time it prints are in UTC, as every time in the plan.

@@ -160,7 +160,7 @@ describe('restore to a point in time', () => {
     }
   });
 
-  it('restores one database under a new name beside the original, from the dump and rolled forward to T, and one table from the dump', async () => {
+  it('restores one database under a new name beside the original, and one table, from the dump', async () => {
     const scratch = await startTestServer({ flavour: server.flavour });
     try {
       const cnf = await adminCnf(scratch);
@@ -203,14 +203,11 @@ describe('restore to a point in time', () => {
       expect(rolledTable.stderr).toMatch(/--table audit with a target: one table is restored from a dump alone/);
       expect(await fingerprint(scratch)).toEqual(tabled);
 
-      // MariaDB logs the ledger's writes as statements (MIXED), which the test above sees refused.
-      if (server.flavour === 'mysql') {
-        const rolled = await runCli(['restore', '--database', 'pitr', '--as', 'pitr_then', '--to', `${wallTime(targetMs, 'UTC')}+00:00`, '--yes', '--defaults-file', cnf], env);
-        expect(rolled.exitCode, rolled.stderr).toBe(0);
-        const now = await fingerprint(scratch);
-        expect(withoutDatabase(now, 'pitr_then')).toEqual(tabled);
-        expect(renamed(withoutDatabase(now, 'pitr_then', { keep: true }), 'pitr_then', 'pitr')).toEqual(asJson(withoutDatabase(expected, 'pitr', { keep: true })));
-      }
+      // Under a new name, the replay could still reach the original (DDL that names it outright): refused.
+      const rolled = await runCli(['restore', '--database', 'pitr', '--as', 'pitr_then', '--to', `${wallTime(targetMs, 'UTC')}+00:00`, '--yes', '--defaults-file', cnf], env);
+      expect(rolled.exitCode).toBe(2);
+      expect(rolled.stderr).toMatch(/--as pitr_then with a target: a database is restored under a new name from a dump alone/);
+      expect(await fingerprint(scratch)).toEqual(tabled);
     } finally {
       await scratch.stop();
     }
