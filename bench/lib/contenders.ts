@@ -105,13 +105,13 @@ export async function mydumper(clientOptions: string, compress: boolean): Promis
   });
 }
 
+/** The stock program that writes a stored file's SQL to stdout. */
+export const DECOMPRESS: Record<Compression, string> = { none: 'cat', gzip: 'gzip -dc', zstd: 'zstd -q -dc' };
+
 /** What a person restores by hand: the stored file, decompressed, into the `mysql` client. */
 export function bareRestore(file: string, clientOptions: string, compression: Compression): Promise<Usage> {
   const client = `mysql --defaults-file=${quote(clientOptions)}`;
-  const script =
-    compression === 'none'
-      ? `${client} < ${quote(file)}`
-      : `${compression === 'gzip' ? 'gzip' : 'zstd -q'} -dc ${quote(file)} | ${client}`;
+  const script = compression === 'none' ? `${client} < ${quote(file)}` : `${DECOMPRESS[compression]} ${quote(file)} | ${client}`;
   return measurePipeline(script);
 }
 

@@ -5,7 +5,7 @@ import { locateBackup } from '../../src/backup/locate.js';
 import { type Compression, DEFAULTS } from '../../src/config/schema.js';
 import { freePort, type TestServer } from '../../test/support/mysql-server.js';
 import { archiveOnlyWhatFollows, scrapeBinlog, waitForStream } from './binlog-lag.js';
-import { bareRestore, CLI, inScratchDir, productEnv, quote } from './contenders.js';
+import { bareRestore, CLI, DECOMPRESS, inScratchDir, productEnv, quote } from './contenders.js';
 import { startBenchDaemon, waitForStoredBackup } from './daemon.js';
 import { measure, measurePipeline, type Usage } from './measure.js';
 import { runOltp } from './oltp.js';
@@ -30,8 +30,6 @@ export interface PointInTimeResult {
  * with zstd -dc | mysql; the dump and the same binary logs by hand through mysqlbinlog; and
  * `restore --to` the end of the writes (--force: the target is the archive's end).
  */
-const DECOMPRESS: Record<Compression, string> = { none: 'cat', gzip: 'gzip -dc', zstd: 'zstd -q -dc' };
-
 export async function measurePointInTime(source: TestServer, targetOptions: string, database: string, seconds: number): Promise<PointInTimeResult> {
   await archiveOnlyWhatFollows(source);
   return inScratchDir(async (dir) => {

@@ -263,7 +263,7 @@ function describePlan(plan: ReplayPlan, target: ReplayTarget, one: OneDatabase |
   const last = plan.files.at(-1)!;
   const at = (t: LocatedTransaction) => `${t.gtid ? `${t.gtid}, ` : ''}committed ${formatUtc(t.committedAtMs)}, at ${t.file}:${t.start}`;
   return [
-    `restore ${one ? `database ${one.name}${one.as ? ` as ${one.as}` : ''} ` : ''}to ${target.described}:`,
+    `restore ${one ? `database ${one.name} ` : ''}to ${target.described}:`,
     `  dump:     ${plan.dump.name} (finished ${plan.dump.finishedAt}), at ${plan.dump.binlogFile}:${plan.dump.binlogPosition}`,
     `  binlogs:  ${plan.files.map((f) => `${f.name}${f.index ? '' : ' (not sealed yet: read through, no checksum)'}`).join(', ')} in ${plan.epochDir} (${formatMiB(plan.bytes)} to replay)`,
     `  replay:   ${plan.dump.binlogFile}:${plan.dump.binlogPosition} to ${last.name}:${plan.stopPosition}, ${plan.transactions} transaction${plan.transactions === 1 ? '' : 's'}` +
@@ -293,8 +293,8 @@ function parseGtidPurged(value: string | undefined): GtidPurgedMode | undefined 
 }
 
 /**
- * `--database NAME [--as NEW]`: one database the user's, not the server's own; a GTID set for
- * the whole server does not go with it.
+ * `--database NAME [--table T] [--as NEW]`: one database the user's, not the server's own (or one
+ * table of it); a GTID set for the whole server does not go with it.
  */
 function parseOneDatabase(name: string | undefined, as: string | undefined, table: string | undefined, gtidPurged: GtidPurgedMode | undefined): OneDatabase | undefined {
   if (name === undefined) {

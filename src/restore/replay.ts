@@ -106,21 +106,15 @@ function hasRunMariadb(binlogPos: string, gtid: string): boolean {
  */
 export async function* replaySql(
   plan: ReplayPlan,
-  options: {
-    binlogTool: ClientTool;
-    gtids: ReplayGtids;
-    oneDatabase?: string | undefined;
-    onBytes?: (bytes: number) => void;
-    signal?: AbortSignal;
-  },
+  options: { binlogTool: ClientTool; gtids: ReplayGtids; oneDatabase?: string | undefined; onBytes?: (bytes: number) => void; signal?: AbortSignal },
 ): AsyncGenerator<Buffer> {
-  const { binlogTool, oneDatabase } = options;
+  const { binlogTool } = options;
   const args = [
     '--no-defaults',
     `--start-position=${plan.dump.binlogPosition}`,
     `--stop-position=${plan.stopPosition}`,
     ...options.gtids.flags,
-    ...(oneDatabase ? [`--database=${oneDatabase}`] : []),
+    ...(options.oneDatabase ? [`--database=${options.oneDatabase}`] : []),
     ...plan.files.map((file) => file.path),
   ];
   // The child's comments and any time it prints are in UTC, as every time in the plan.
