@@ -241,7 +241,7 @@ describe.each(FLAVOURS)('the compose stack with $name', (flavour) => {
     const runbook = readmeRunbook(await readFile(path.join(REPO, 'README.md'), 'utf8'));
     const before = Date.now();
     const result = await sh(runbook);
-    expect(result.exitCode).toBe(0);
+    expect(result.exitCode, result.stderr).toBe(0);
 
     const db = await asRoot();
     try {

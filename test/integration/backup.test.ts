@@ -70,7 +70,7 @@ describe('backup: a verified dump that restores with plain mysql', () => {
 
       const result = await runCli(['backup'], { ...env, BACKUP_DIR: dir, BACKUP_COMPRESSION: compression, MYSQL_CLIENT_DIR: source.clientDir });
       expect(result.stderr).toBe('');
-      expect(result.exitCode).toBe(0);
+      expect(result.exitCode, result.stderr).toBe(0);
 
       const dump = await onlyDump(dir);
       expect(path.basename(dump)).toMatch(compression === 'gzip' ? /\.sql\.gz$/ : /\.sql\.zst$/);
@@ -105,7 +105,7 @@ describe('backup: a verified dump that restores with plain mysql', () => {
       BACKUP_COMPRESSION: 'none',
       MYSQL_CLIENT_DIR: source.clientDir,
     });
-    expect(result.exitCode).toBe(0);
+    expect(result.exitCode, result.stderr).toBe(0);
     const dump = await onlyDump(dir);
     expect(path.basename(dump)).toMatch(/^full_dump_\d{8}_\d{6}\.sql$/);
     await execa('sha256sum', ['-c', `${path.basename(dump)}.sha256`], { cwd: dir });

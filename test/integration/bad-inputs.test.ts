@@ -29,7 +29,7 @@ describe('backup with bad input', () => {
     const wrong = 'not-the-password-123';
     const started = Date.now();
     const result = await runCli(['backup'], { ...env, MYSQL_PASSWORD: wrong, MYSQL_WAIT_TIMEOUT: '1m' });
-    expect(result.exitCode).toBe(1);
+    expect(result.exitCode, result.stderr).toBe(1);
     // Refusals are not retried for the minute the wait allows.
     expect(Date.now() - started).toBeLessThan(30_000);
     expect(result.stderr).toMatch(/refused user 'backup'.*Access denied/);
@@ -42,7 +42,7 @@ describe('backup with bad input', () => {
   it('an unreachable server is waited for with backoff until MYSQL_WAIT_TIMEOUT, then fails', async () => {
     const closedPort = await freePort();
     const result = await runCli(['backup'], { ...env, MYSQL_PORT: String(closedPort), MYSQL_WAIT_TIMEOUT: '3s' });
-    expect(result.exitCode).toBe(1);
+    expect(result.exitCode, result.stderr).toBe(1);
     expect(result.stderr).toContain(`MySQL at ${fixture.server.host}:${closedPort} did not answer within 3s`);
     expect(result.stderr).toContain('ECONNREFUSED');
     const events = await readLogEvents(path.join(dir, 'backup.log'));
@@ -58,7 +58,7 @@ describe('backup with bad input', () => {
   it('a missing secret file names the variable and the file', async () => {
     const { MYSQL_PASSWORD: _unused, ...rest } = env;
     const result = await runCli(['backup'], { ...rest, MYSQL_PASSWORD_FILE: '/run/secrets/does-not-exist' });
-    expect(result.exitCode).toBe(2);
+    expect(result.exitCode, result.stderr).toBe(2);
     expect(result.stderr).toContain('MYSQL_PASSWORD_FILE="/run/secrets/does-not-exist" cannot be read: no such file');
     expect(await dumpLikeEntries(dir)).toEqual([]);
   });
@@ -67,19 +67,19 @@ describe('backup with bad input', () => {
     const { MYSQL_PASSWORD: _unused, ...rest } = env;
     const notAFile = await makeTempDir('mbs-secrets-');
     const result = await runCli(['backup'], { ...rest, MYSQL_PASSWORD_FILE: notAFile });
-    expect(result.exitCode).toBe(2);
+    expect(result.exitCode, result.stderr).toBe(2);
     expect(result.stderr).toContain(`MYSQL_PASSWORD_FILE=${JSON.stringify(notAFile)} cannot be read: it is a directory`);
   });
 
   it('a missing MYSQL_DEFAULTS_FILE is named', async () => {
     const result = await runCli(['backup'], { ...env, MYSQL_DEFAULTS_FILE: '/nope/.my.cnf' });
-    expect(result.exitCode).toBe(2);
+    expect(result.exitCode, result.stderr).toBe(2);
     expect(result.stderr).toContain('MYSQL_DEFAULTS_FILE="/nope/.my.cnf" cannot be read: no such file');
   });
 
   it('an invalid compression name is named with the accepted ones', async () => {
     const result = await runCli(['backup'], { ...env, BACKUP_COMPRESSION: 'brotli' });
-    expect(result.exitCode).toBe(2);
+    expect(result.exitCode, result.stderr).toBe(2);
     expect(result.stderr).toContain('BACKUP_COMPRESSION="brotli" expected gzip, zstd or none');
     expect(await dumpLikeEntries(dir)).toEqual([]);
   });
@@ -89,7 +89,7 @@ describe('backup with bad input', () => {
     const tools = await makeTempDir();
     await symlink(execaSync('sh', ['-c', 'command -v mysqldump']).stdout, path.join(tools, 'mysqldump'));
     const result = await runCli([command], { ...env, PATH: tools });
-    expect(result.exitCode).toBe(1);
+    expect(result.exitCode, result.stderr).toBe(1);
     expect(result.stderr).toContain('BACKUP_COMPRESSION=zstd but the zstd program cannot run');
     expect(result.stderr).toContain('apt-get install zstd');
     expect(await dumpLikeEntries(dir)).toEqual([]);
@@ -98,7 +98,7 @@ describe('backup with bad input', () => {
   it('a BACKUP_DIR that does not exist is reported, not created', async () => {
     const missing = path.join(dir, 'not-mounted');
     const result = await runCli(['backup'], { ...env, BACKUP_DIR: missing });
-    expect(result.exitCode).toBe(1);
+    expect(result.exitCode, result.stderr).toBe(1);
     expect(result.stderr).toContain(`BACKUP_DIR ${missing} does not exist`);
     expect(existsSync(missing)).toBe(false);
   });
@@ -111,7 +111,7 @@ describe('backup with bad input', () => {
     await chmod(readOnly, 0o555);
     await chmod(dir, 0o755);
     const result = await runCli(['backup'], { ...env, BACKUP_DIR: readOnly }, asRoot ? { user: NOBODY } : {});
-    expect(result.exitCode).toBe(1);
+    expect(result.exitCode, result.stderr).toBe(1);
     expect(result.stderr).toContain(`BACKUP_DIR ${readOnly} is not writable`);
     expect(await dumpLikeEntries(readOnly)).toEqual([]);
   });
@@ -124,7 +124,7 @@ describe('backup with bad input', () => {
       BACKUP_SCHEDULE: 'every three hours',
       TZ: 'Mars/Olympus',
     });
-    expect(result.exitCode).toBe(2);
+    expect(result.exitCode, result.stderr).toBe(2);
     expect(result.stderr).toContain('MYSQL_PORT="70000" expected a whole number from 1 to 65535');
     expect(result.stderr).toContain('BACKUP_RETENTION="7 days" is not a duration');
     expect(result.stderr).toContain('BACKUP_SCHEDULE="every three hours" has 3 fields');
@@ -138,7 +138,7 @@ describe('backup with bad input', () => {
     ['TZ', 'CEST', 'TZ="CEST" is not a time zone: expected an IANA name such as UTC or Europe/Berlin'],
   ])('run refuses to start with %s=%j', async (variable, value, message) => {
     const result = await runCli(['run'], { ...env, [variable]: value });
-    expect(result.exitCode).toBe(2);
+    expect(result.exitCode, result.stderr).toBe(2);
     expect(result.stderr).toContain(message);
     expect(await dumpLikeEntries(dir)).toEqual([]);
   });

@@ -24,7 +24,7 @@ describe("the client tools of the server's own family", () => {
   it("`backup` with the other family's mysqldump is refused as a configuration error (exit 2), naming both, and dumps nothing", async () => {
     const dir = await makeTempDir();
     const result = await runCli(['backup'], sidecarEnv(fixture.server, PASSWORD, dir, { MYSQL_CLIENT_DIR: otherFamily }));
-    expect(result.exitCode).toBe(2);
+    expect(result.exitCode, result.stderr).toBe(2);
     expect(result.stderr).toContain(`${path.join(otherFamily, 'mysqldump')} is ${otherName}'s`);
     expect(result.stderr).toMatch(new RegExp(`but the server at 127\\.0\\.0\\.1:\\d+ is ${FAMILY[fixture.server.flavour]} \\d+\\.\\d+`));
     expect(result.stderr).toContain('refusing to use another family');
@@ -35,7 +35,7 @@ describe("the client tools of the server's own family", () => {
   it('`run` stops with exit 2 at its first run instead of failing every run, and says why in backup.log', async () => {
     const dir = await makeTempDir();
     const result = await runCli(['run'], sidecarEnv(fixture.server, PASSWORD, dir, { MYSQL_CLIENT_DIR: otherFamily, HTTP_HOST: '127.0.0.1', HTTP_PORT: String(await freePort()) }));
-    expect(result.exitCode).toBe(2);
+    expect(result.exitCode, result.stderr).toBe(2);
     expect(result.stderr).toContain('refusing to use another family');
     const events = (await readLogEvents(path.join(dir, 'backup.log'))).map((e) => e.event);
     expect(events).toEqual(expect.arrayContaining(['backup.failed', 'daemon.refusing', 'daemon.stopped']));
@@ -50,7 +50,7 @@ describe("the client tools of the server's own family", () => {
     await fixture.server.query('DROP TABLE `inventory`.`stock`');
     try {
       const restore = await runCli(['restore', 'latest', '--yes', '--defaults-file', cnf], { ...env, MYSQL_CLIENT_DIR: otherFamily });
-      expect(restore.exitCode).toBe(2);
+      expect(restore.exitCode, restore.stderr).toBe(2);
       expect(restore.stderr).toContain(`${path.join(otherFamily, 'mysql')} is ${otherName}'s`);
       expect(restore.stderr).toMatch(/but the target 127\.0\.0\.1:\d+ is/);
       // The dump holds the table: had the restore written anything, it would be back.
@@ -67,14 +67,14 @@ describe("the client tools of the server's own family", () => {
     await symlink(path.join(fixture.server.clientDir, 'mysql'), path.join(empty, 'bin', 'mysql'));
     const dir = await makeTempDir();
     const result = await runCli(['run'], sidecarEnv(fixture.server, PASSWORD, dir, { MYSQL_CLIENT_DIR: path.join(empty, 'bin') }));
-    expect(result.exitCode).toBe(1);
+    expect(result.exitCode, result.stderr).toBe(1);
     expect(result.stderr).toContain(`mysqldump or mariadb-dump was not found in MYSQL_CLIENT_DIR (${path.join(empty, 'bin')})`);
   });
 
   it('a MYSQL_CLIENT_DIR that is not a directory is a configuration error', async () => {
     const dir = await makeTempDir();
     const result = await runCli(['backup'], sidecarEnv(fixture.server, PASSWORD, dir, { MYSQL_CLIENT_DIR: '/nowhere/bin' }));
-    expect(result.exitCode).toBe(2);
+    expect(result.exitCode, result.stderr).toBe(2);
     expect(result.stderr).toContain('MYSQL_CLIENT_DIR="/nowhere/bin" is not a directory');
   });
 });

@@ -101,7 +101,7 @@ describe('consistency under write load', () => {
       }
       const result = await backup;
       expect(result.stderr, `the backup's stderr: ${result.stderr}`).toBe('');
-      expect(result.exitCode).toBe(0);
+      expect(result.exitCode, result.stderr).toBe(0);
       // Transfers really went on while the dump ran.
       expect(committed - atStart).toBeGreaterThan(stall ? 50 : 10);
     } finally {

@@ -29,7 +29,7 @@ describe('run: the schedule', () => {
     await waitForLog(log, (events) => countEvents(events, 'backup.succeeded') >= before + 2);
     daemon.kill('SIGTERM');
     const result = await daemon;
-    expect(result.exitCode).toBe(0);
+    expect(result.exitCode, result.stderr).toBe(0);
 
     const events = await waitForLog(log, (e) => countEvents(e, 'daemon.stopped') === 1);
     const started = events.findIndex((e) => e.event === 'daemon.started');

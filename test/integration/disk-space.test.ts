@@ -39,7 +39,7 @@ describe.skipIf(!mountable)('a small or full backup volume (tmpfs; needs root)',
     try {
       await plantLastDump(volume.dir, 2 * 1024 * 1024);
       const result = await runCli(['backup'], sidecarEnv(fixture.server, PASSWORD, volume.dir));
-      expect(result.exitCode).toBe(1);
+      expect(result.exitCode, result.stderr).toBe(1);
       expect(result.stderr).toMatch(/not enough space: [\d.]+ MiB free in BACKUP_DIR .*the last dump took 2\.0 MiB; a run needs at least 1\.3 times that/);
       expect(result.stderr).toMatch(/nothing could be freed: no dump is older than BACKUP_RETENTION \(1w\) but for those kept by BACKUP_KEEP_MIN \(1\) and the newest good one/);
       const events = await readLogEvents(path.join(volume.dir, 'backup.log'));
@@ -54,7 +54,7 @@ describe.skipIf(!mountable)('a small or full backup volume (tmpfs; needs root)',
     try {
       await plantLastDump(volume.dir, Math.round(2.4 * 1024 * 1024));
       const result = await runCli(['backup'], sidecarEnv(fixture.server, PASSWORD, volume.dir));
-      expect(result.exitCode).toBe(0);
+      expect(result.exitCode, result.stderr).toBe(0);
       const events = await readLogEvents(path.join(volume.dir, 'backup.log'));
       expect(events.find((e) => e.event === 'backup.warning')?.warning).toMatch(/space is running low/);
     } finally {
@@ -71,7 +71,7 @@ describe.skipIf(!mountable)('a small or full backup volume (tmpfs; needs root)',
     try {
       const older = await plantLastDump(volume.dir, 16 * 1024);
       const result = await runCli(['backup'], sidecarEnv(fixture.server, PASSWORD, volume.dir));
-      expect(result.exitCode).toBe(1);
+      expect(result.exitCode, result.stderr).toBe(1);
       expect(result.stderr).toMatch(/writing the dump failed: .*ENOSPC/);
       const left = await readdir(volume.dir);
       expect(left.filter((n) => n.includes('full_dump')).sort()).toEqual([older, `${older}.sha256`]);
@@ -88,7 +88,7 @@ describe.skipIf(!mountable)('a small or full backup volume (tmpfs; needs root)',
       await plantDump(volume.dir, 'full_dump_20200103_000000.sql.gz', Math.round(1.5 * MiB), 0);
       // 0.6 MiB free, 1.95 MiB needed: deleting the oldest (1.6 MiB) is enough, the other one is not needed.
       const result = await runCli(['backup'], sidecarEnv(fixture.server, PASSWORD, volume.dir));
-      expect(result.exitCode).toBe(0);
+      expect(result.exitCode, result.stderr).toBe(0);
       const events = await readLogEvents(path.join(volume.dir, 'backup.log'));
       const deleted = events.filter((e) => e.event === 'retention.deleted');
       expect(deleted.map((e) => [e.file, e.reason])).toEqual([[oldest, 'space']]);
@@ -109,7 +109,7 @@ describe.skipIf(!mountable)('a small or full backup volume (tmpfs; needs root)',
       const expired = await plantDump(volume.dir, 'full_dump_20200101_000000.sql.gz', Math.round(0.3 * MiB), 10);
       await plantDump(volume.dir, 'full_dump_20200103_000000.sql.gz', 2 * MiB, 0);
       const result = await runCli(['backup'], sidecarEnv(fixture.server, PASSWORD, volume.dir));
-      expect(result.exitCode).toBe(1);
+      expect(result.exitCode, result.stderr).toBe(1);
       expect(result.stderr).toMatch(
         /deleting the one dump older than BACKUP_RETENTION \(1w\) would free only 0\.3 MiB of the [\d.]+ MiB needed, so none was deleted/,
       );
@@ -128,7 +128,7 @@ describe.skipIf(!mountable)('a small or full backup volume (tmpfs; needs root)',
       await plantDump(volume.dir, 'full_dump_20200103_000000.sql.gz', Math.round(1.5 * MiB), 0);
       const unreachable = { MYSQL_PORT: String(await freePort()), MYSQL_WAIT_TIMEOUT: '2s' };
       const result = await runCli(['backup'], sidecarEnv(fixture.server, PASSWORD, volume.dir, unreachable));
-      expect(result.exitCode).toBe(1);
+      expect(result.exitCode, result.stderr).toBe(1);
       expect(await readdir(volume.dir)).toContain(oldest);
       const events = await readLogEvents(path.join(volume.dir, 'backup.log'));
       expect(events.map((e) => e.event)).not.toContain('retention.deleted');

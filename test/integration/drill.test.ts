@@ -42,7 +42,7 @@ describe('drills into a scratch server with an account of its own', () => {
     for (const round of [1, 2, 3]) {
       const drill = await runCli(['drill', 'latest', '--defaults-file', cnf], env);
       expect(drill.stdout + drill.stderr, `drill ${round}`).toMatch(/drill passed/);
-      expect(drill.exitCode).toBe(0);
+      expect(drill.exitCode, drill.stderr).toBe(0);
     }
     // The scratch server keeps its own accounts: production's backup account did not come along.
     const users = await scratch.query<RowDataPacket[]>("SELECT User FROM mysql.user WHERE User IN ('drill', 'backup')");
@@ -82,7 +82,7 @@ describe('drills into a scratch server with an account of its own', () => {
       const result = await daemon;
       exited = true;
       const tookMs = Date.now() - signalled;
-      expect(result.exitCode).toBe(0);
+      expect(result.exitCode, result.stderr).toBe(0);
       // The grace, then mysql stopped and the drill reported: well within a compose stop_grace_period.
       expect(tookMs).toBeGreaterThanOrEqual(1_900);
       expect(tookMs).toBeLessThan(8_000);
@@ -100,10 +100,10 @@ describe('drills into a scratch server with an account of its own', () => {
     const hostPort = ['--host', scratch.host, '--port', String(scratch.port)];
     const withDrillAccount = await runCli(['drill', 'latest', ...hostPort], { ...env, DRILL_DEFAULTS_FILE: await drillCnf(scratch) });
     expect(withDrillAccount.stdout + withDrillAccount.stderr).toMatch(/drill passed/);
-    expect(withDrillAccount.exitCode).toBe(0);
+    expect(withDrillAccount.exitCode, withDrillAccount.stderr).toBe(0);
 
     const asBackup = await runCli(['drill', 'latest', ...hostPort], env);
-    expect(asBackup.exitCode).toBe(1);
+    expect(asBackup.exitCode, asBackup.stderr).toBe(1);
     expect(asBackup.stdout).toMatch(/refused user 'backup'|Access denied for user 'backup'/);
     expect(asBackup.stdout).toContain(
       `the drill logged in to ${scratch.host}:${scratch.port} as 'backup' (from MYSQL_USER); it needs an account that may create every database of the dump there: name one with DRILL_DEFAULTS_FILE, --defaults-file, or --user and --password-file`,

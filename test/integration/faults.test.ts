@@ -47,7 +47,7 @@ describe('faults', () => {
   async function dirWithOlderBackup(): Promise<{ dir: string; older: string[] }> {
     const dir = await makeTempDir();
     const first = await runCli(['backup'], sidecarEnv(fixture.server, PASSWORD, dir));
-    expect(first.exitCode).toBe(0);
+    expect(first.exitCode, first.stderr).toBe(0);
     return { dir, older: await dumpLikeEntries(dir) };
   }
 
@@ -61,7 +61,7 @@ describe('faults', () => {
   async function expectNextRunSucceeds(dir: string) {
     const next = await runCli(['backup'], sidecarEnv(fixture.server, PASSWORD, dir));
     expect(next.stderr).toBe('');
-    expect(next.exitCode).toBe(0);
+    expect(next.exitCode, next.stderr).toBe(0);
   }
 
   it('a frozen server (SIGSTOP) mid-dump: BACKUP_TIMEOUT stops the run; nothing hangs', async () => {
@@ -74,7 +74,7 @@ describe('faults', () => {
     const result = await cli;
     await fixture.server.thaw();
     await stall.release();
-    expect(result.exitCode).toBe(1);
+    expect(result.exitCode, result.stderr).toBe(1);
     expect(result.stderr).toContain('mysqldump did not finish within BACKUP_TIMEOUT (3s) and was stopped');
     await expectCleanFailure(dir, older, result);
     await expectNextRunSucceeds(dir);
@@ -87,7 +87,7 @@ describe('faults', () => {
       const cli = startCli(['backup'], sidecarEnv(fixture.server, PASSWORD, dir));
       cliPids.push(cli.pid!);
       const result = await cli;
-      expect(result.exitCode).toBe(1);
+      expect(result.exitCode, result.stderr).toBe(1);
       expect(result.stderr).toContain('the account backup@% lacks EVENT (mysqldump fails at SHOW EVENTS)');
       expect(result.stderr).toContain("GRANT EVENT ON *.* TO 'backup'@'%'");
       await expectCleanFailure(dir, older, result);
@@ -162,7 +162,7 @@ describe('faults', () => {
       cliPids.push(cli.pid!);
       const result = await cli;
       expect(result.stderr).toBe('');
-      expect(result.exitCode).toBe(0);
+      expect(result.exitCode, result.stderr).toBe(0);
       const scratch = await startTestServer();
       try {
         await scratch.query('SET GLOBAL max_allowed_packet = 67108864');
@@ -191,7 +191,7 @@ describe('faults', () => {
     process.kill(zstd!.pid, 'SIGKILL');
     await stall.release();
     const result = await cli;
-    expect(result.exitCode).toBe(1);
+    expect(result.exitCode, result.stderr).toBe(1);
     expect(result.stderr).toMatch(/backup failed: writing the dump failed: .*zstd/i);
     await expectCleanFailure(dir, older, result);
     await expectNextRunSucceeds(dir);

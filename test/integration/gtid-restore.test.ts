@@ -48,7 +48,7 @@ describe(`restore and the dump's GTIDs (${flavour})`, () => {
     const before = await gtidExecuted(server);
     const restore = await runCli(['restore', 'latest', '--yes', '--defaults-file', await adminCnf(server)], env);
     expect(restore.stderr).not.toContain('ERROR 3546');
-    expect(restore.exitCode).toBe(0);
+    expect(restore.exitCode, restore.stderr).toBe(0);
     expect(restore.stderr).toContain(`GTIDs: the target has already executed ${dumpSet} of the dump's set`);
     expect(restore.stderr).toContain('replicas of this server do not receive it');
     expect(await server.query("SHOW TABLES FROM `inventory` LIKE 'stock'")).toHaveLength(1);
@@ -64,7 +64,7 @@ describe(`restore and the dump's GTIDs (${flavour})`, () => {
     await server.query('DROP TABLE `inventory`.`stock`');
     try {
       const restore = await runCli(['restore', 'latest', '--yes', '--gtid-purged=apply', '--defaults-file', cnf], env);
-      expect(restore.exitCode).toBe(2);
+      expect(restore.exitCode, restore.stderr).toBe(2);
       expect(restore.stderr).toContain(`--gtid-purged=apply, but the target has already executed ${dumpSet}`);
       // The dump holds the table: had the restore written anything, it would be back.
       expect(await server.query("SHOW TABLES FROM `inventory` LIKE 'stock'")).toHaveLength(0);
@@ -78,7 +78,7 @@ describe(`restore and the dump's GTIDs (${flavour})`, () => {
     try {
       expect(await gtidExecuted(scratch)).toBe('');
       const restore = await runCli(['restore', 'latest', '--yes', '--defaults-file', await adminCnf(scratch)], env);
-      expect(restore.exitCode).toBe(0);
+      expect(restore.exitCode, restore.stderr).toBe(0);
       expect(restore.stderr).toContain(`GTIDs: the target has executed none of the dump's set ${dumpSet}`);
       expect(await gtidExecuted(scratch)).toBe(dumpSet);
       expect(String((await scratch.query('SELECT @@GLOBAL.gtid_purged AS p'))[0]!.p).replace(/\s+/g, '')).toBe(dumpSet);
@@ -91,7 +91,7 @@ describe(`restore and the dump's GTIDs (${flavour})`, () => {
     const scratch = await startTestServer();
     try {
       const restore = await runCli(['restore', 'latest', '--yes', '--gtid-purged=skip', '--defaults-file', await adminCnf(scratch)], env);
-      expect(restore.exitCode).toBe(0);
+      expect(restore.exitCode, restore.stderr).toBe(0);
       expect(await gtidExecuted(scratch)).toBe('');
     } finally {
       await scratch.stop();
@@ -105,7 +105,7 @@ describe(`restore and the dump's GTIDs (${flavour})`, () => {
       for (const round of [1, 2]) {
         const drill = await runCli(['drill', 'latest', '--defaults-file', cnf], env);
         expect(drill.stdout, `drill ${round}: ${drill.stderr}`).toMatch(/drill passed/);
-        expect(drill.exitCode).toBe(0);
+        expect(drill.exitCode, drill.stderr).toBe(0);
       }
       expect(await hasExecuted(scratch, dumpSet!)).toBe(true);
     } finally {
@@ -133,13 +133,13 @@ describe(`restore and the dump's GTIDs (${flavour})`, () => {
     await server.query('DROP TABLE `inventory`.`stock`');
     const restore = await runCli(['restore', legacy, '--yes', '--defaults-file', await adminCnf(server)], env);
     expect(restore.stderr).not.toContain('ERROR 3546');
-    expect(restore.exitCode).toBe(0);
+    expect(restore.exitCode, restore.stderr).toBe(0);
     expect(await server.query("SHOW TABLES FROM `inventory` LIKE 'stock'")).toHaveLength(1);
   });
 
   it.skipIf(flavour !== 'mariadb')('MariaDB: --gtid-purged=skip is refused as meaningless, and nothing is written', async () => {
     const restore = await runCli(['restore', 'latest', '--yes', '--gtid-purged=skip', '--defaults-file', await adminCnf(fixture.server)], env);
-    expect(restore.exitCode).toBe(2);
+    expect(restore.exitCode, restore.stderr).toBe(2);
     expect(restore.stderr).toContain('--gtid-purged is for MySQL targets');
     const events = (await readLogEvents(path.join(dir, 'backup.log'))).map((e) => e.event);
     expect(events).not.toContain('restore.started');

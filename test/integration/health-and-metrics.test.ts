@@ -73,7 +73,7 @@ describe('the HTTP endpoints of run', () => {
         ['run'],
         sidecarEnv(fixture.server, PASSWORD, await makeTempDir(), { HTTP_HOST: '127.0.0.1', HTTP_PORT: String(port), BACKUP_ON_START: 'false' }),
       );
-      expect(result.exitCode).toBe(2);
+      expect(result.exitCode, result.stderr).toBe(2);
       expect(result.stderr).toContain(`cannot listen on HTTP_HOST=127.0.0.1 HTTP_PORT=${port}: EADDRINUSE`);
     } finally {
       taken.close();

@@ -87,7 +87,7 @@ describe.skipIf(!mountable)('backup.log on a full disk (tmpfs; needs root)', () 
       result = await daemon;
       await logVolume.unmount();
     }
-    expect(result.exitCode).toBe(0);
+    expect(result.exitCode, result.stderr).toBe(0);
     expect(result.stderr).not.toMatch(/unhandled|unexpected error|ENOSPC/i);
   });
 });

@@ -71,7 +71,7 @@ describe(`the long-query guard (${flavour})`, () => {
     async () => {
       const { result, worstWriteMs, events } = await backupBesideLongQuery({ BACKUP_LONG_QUERY_GUARD: '2s' });
       expect(result.stderr).toBe('');
-      expect(result.exitCode).toBe(0);
+      expect(result.exitCode, result.stderr).toBe(0);
       const waiting = events.find((e) => e.event === 'backup.waiting');
       expect(waiting?.msg).toMatch(/the dump waits: id \d+ \(root@localhost, database guard\) running for \d+s ran longer than BACKUP_LONG_QUERY_GUARD/);
       expect(events.findIndex((e) => e.event === 'backup.waiting')).toBeLessThan(events.findIndex((e) => e.event === 'backup.started'));
@@ -84,7 +84,7 @@ describe(`the long-query guard (${flavour})`, () => {
     'MySQL, the control: with the guard off the same dump stalls writes until the long statement ends',
     async () => {
       const { result, worstWriteMs, events } = await backupBesideLongQuery({ BACKUP_LONG_QUERY_GUARD: 'off' });
-      expect(result.exitCode).toBe(0);
+      expect(result.exitCode, result.stderr).toBe(0);
       expect(events.map((e) => e.event)).not.toContain('backup.waiting');
       console.log(`guard off: worst write ${worstWriteMs} ms`);
       // The statement had about 6 s left when FLUSH TABLES WITH READ LOCK queued behind it (the
@@ -99,7 +99,7 @@ describe(`the long-query guard (${flavour})`, () => {
     try {
       await sleep(2_500);
       const result = await runCli(['backup'], sidecarEnv(fixture.server, PASSWORD, dir, { BACKUP_LONG_QUERY_GUARD: '2s', MYSQL_WAIT_TIMEOUT: '3s' }));
-      expect(result.exitCode).toBe(1);
+      expect(result.exitCode, result.stderr).toBe(1);
       expect(result.stderr).toMatch(
         /the dump did not start: a statement has run longer than BACKUP_LONG_QUERY_GUARD \(2s\) for all of the \ds this run waited: id \d+ \(root@localhost, database guard\)/,
       );
@@ -117,7 +117,7 @@ describe(`the long-query guard (${flavour})`, () => {
     'MySQL with BACKUP_BINLOG_COORDINATES=off takes no read lock: no wait, no stall, and the dump records no position or GTID set',
     async () => {
       const { result, worstWriteMs, events } = await backupBesideLongQuery({ BACKUP_LONG_QUERY_GUARD: '2s', BACKUP_BINLOG_COORDINATES: 'off' });
-      expect(result.exitCode).toBe(0);
+      expect(result.exitCode, result.stderr).toBe(0);
       expect(events.map((e) => e.event)).not.toContain('backup.waiting');
       const started = events.find((e) => e.event === 'backup.started');
       expect(started?.flags).toContain('--set-gtid-purged=OFF');
@@ -150,7 +150,7 @@ describe(`the long-query guard (${flavour})`, () => {
       }
       const result = await backup;
       expect(result.stderr).toBe('');
-      expect(result.exitCode).toBe(0);
+      expect(result.exitCode, result.stderr).toBe(0);
       const events = await readLogEvents(path.join(dir, 'backup.log'));
       expect(events.filter((e) => e.event === 'backup.started')).toHaveLength(2);
       expect(events.filter((e) => e.event === 'backup.succeeded')).toHaveLength(1);
@@ -182,7 +182,7 @@ describe(`the long-query guard (${flavour})`, () => {
     "MariaDB takes no read lock on this path: the dump neither waits for a long statement nor stalls writes",
     async () => {
       const { result, worstWriteMs, events } = await backupBesideLongQuery({ BACKUP_LONG_QUERY_GUARD: '2s' });
-      expect(result.exitCode).toBe(0);
+      expect(result.exitCode, result.stderr).toBe(0);
       expect(events.map((e) => e.event)).not.toContain('backup.waiting');
       console.log(`MariaDB: worst write ${worstWriteMs} ms`);
       expect(worstWriteMs).toBeLessThan(1_000);

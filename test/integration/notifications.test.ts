@@ -53,7 +53,7 @@ describe('the backup command with a ping URL', () => {
   it('refuses a bad URL at start-up, naming the variable and not the value', async () => {
     const dir = await makeTempDir();
     const result = await runCli(['backup'], sidecarEnv(fixture.server, PASSWORD, dir, { NOTIFY_WEBHOOK_URL: `hooks.example/${TOKEN}` }));
-    expect(result.exitCode).toBe(2);
+    expect(result.exitCode, result.stderr).toBe(2);
     expect(result.stderr).toContain('NOTIFY_WEBHOOK_URL is not a URL');
     expect(result.stdout + result.stderr).not.toContain(TOKEN);
     expect(receiver.requests).toEqual([]);

@@ -34,13 +34,13 @@ describe('one writer per BACKUP_DIR', () => {
     try {
       await waitForLog(path.join(dir, 'backup.log'), (e) => countEvents(e, 'daemon.started') === 1);
       const second = await runCli(['run'], { ...env, ...(await http()) });
-      expect(second.exitCode).toBe(2);
+      expect(second.exitCode, second.stderr).toBe(2);
       expect(second.stderr).toContain(`another daemon is already running on BACKUP_DIR ${dir}: the daemon (run), pid ${first.pid} on host ${os.hostname()}`);
       expect(second.stderr).toMatch(/Two daemons on one directory would both dump and both prune it/);
       // The first still holds its lock and still backs up by hand alongside: a manual backup is a writer, not a daemon.
       expect(first.exitCode).toBeNull();
       const manual = await runCli(['backup'], env);
-      expect(manual.exitCode).toBe(0);
+      expect(manual.exitCode, manual.stderr).toBe(0);
     } finally {
       first.kill('SIGTERM');
       await first;
@@ -64,13 +64,13 @@ describe('one writer per BACKUP_DIR', () => {
       const holder = `scheduled backup run ${runId}, pid ${daemon.pid} on host ${os.hostname()}`;
 
       const backup = await runCli(['backup'], env);
-      expect(backup.exitCode).toBe(1);
+      expect(backup.exitCode, backup.stderr).toBe(1);
       expect(backup.stderr).toContain(`BACKUP_DIR ${dir} is in use: ${holder}`);
       const prune = await runCli(['prune'], env);
-      expect(prune.exitCode).toBe(1);
+      expect(prune.exitCode, prune.stderr).toBe(1);
       expect(prune.stderr).toContain(holder);
       const restore = await runCli(['restore', dumpElsewhere, '--yes', '--defaults-file', await adminCnf(fixture.server)], env);
-      expect(restore.exitCode).toBe(1);
+      expect(restore.exitCode, restore.stderr).toBe(1);
       expect(restore.stderr).toContain(holder);
       expect(restore.stderr).not.toContain('verifying');
 
@@ -124,7 +124,7 @@ describe('one writer per BACKUP_DIR', () => {
     const beat = setInterval(() => void utimes(beating, new Date(), new Date()).catch(() => undefined), 300);
     try {
       const refused = await runCli(['run'], env);
-      expect(refused.exitCode).toBe(2);
+      expect(refused.exitCode, refused.stderr).toBe(2);
       expect(refused.stderr).toContain(`another daemon is already running on BACKUP_DIR ${dir}: the daemon (run), pid 7 on host ${os.hostname()}`);
     } finally {
       clearInterval(beat);

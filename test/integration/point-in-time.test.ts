@@ -92,7 +92,7 @@ describe('restore to a point in time', () => {
   it('refuses a time past the last archived transaction, unless --force', async () => {
     const later = wallTime(Date.now() + 3_600_000, 'UTC');
     const refused = await runCli(['restore', '--to', later, '--dry-run'], { ...env, TZ: 'UTC' });
-    expect(refused.exitCode).toBe(2);
+    expect(refused.exitCode, refused.stderr).toBe(2);
     expect(refused.stderr).toMatch(/is past the archive: its last transaction committed at .* would be missing from the restore/);
     const forced = await runCli(['restore', '--to', later, '--dry-run', '--force'], { ...env, TZ: 'UTC' });
     expect(forced.exitCode, forced.stderr).toBe(0);
@@ -146,7 +146,7 @@ describe('restore to a point in time', () => {
       const rolled = await runCli(['restore', '--database', 'pitr', '--to', `${wallTime(targetMs, 'UTC')}+00:00`, '--yes', '--defaults-file', cnf], env);
       if (server.flavour === 'mariadb') {
         // MariaDB's default binlog_format, MIXED, logs these writes as statements.
-        expect(rolled.exitCode).toBe(2);
+        expect(rolled.exitCode, rolled.stderr).toBe(2);
         expect(rolled.stderr).toMatch(/cannot roll forward through changes logged as SQL statements .* at binlog\.\d{6}:\d+/);
         expect(await fingerprint(scratch)).toEqual(afterDump);
       } else {
@@ -180,7 +180,7 @@ describe('restore to a point in time', () => {
 
       // A database of that name is somebody's: --as does not overwrite it.
       const again = await runCli(['restore', 'latest', '--database', 'app-data', '--as', 'app copy', '--yes', '--defaults-file', cnf], env);
-      expect(again.exitCode).toBe(2);
+      expect(again.exitCode, again.stderr).toBe(2);
       expect(again.stderr).toMatch(/--as app copy: .* already has a database app copy, and --as does not overwrite one/);
       expect(await fingerprint(scratch)).toEqual(after);
 
@@ -196,16 +196,16 @@ describe('restore to a point in time', () => {
       expect(tablesOf(tabled)['app-data.customer list']).toEqual(tablesOf(expected)['app-data.customer list']);
       expect({ ...tabled, tables: { ...tablesOf(tabled), 'app-data.customer list': null } }).toEqual({ ...changed, tables: { ...tablesOf(changed), 'app-data.customer list': null } });
       const missing = await runCli(['restore', 'latest', '--database', 'app-data', '--table', 'no such', '--yes', '--defaults-file', cnf], env);
-      expect(missing.exitCode).toBe(2);
+      expect(missing.exitCode, missing.stderr).toBe(2);
       expect(missing.stderr).toMatch(/holds no table no such in database app-data; it holds .*customer list/);
       const rolledTable = await runCli(['restore', '--database', 'app-data', '--table', 'audit', '--to', `${wallTime(targetMs, 'UTC')}+00:00`, '--yes', '--defaults-file', cnf], env);
-      expect(rolledTable.exitCode).toBe(2);
+      expect(rolledTable.exitCode, rolledTable.stderr).toBe(2);
       expect(rolledTable.stderr).toMatch(/--table audit with a target: one table is restored from a dump alone/);
       expect(await fingerprint(scratch)).toEqual(tabled);
 
       // Under a new name, the replay could still reach the original (DDL that names it outright): refused.
       const rolled = await runCli(['restore', '--database', 'pitr', '--as', 'pitr_then', '--to', `${wallTime(targetMs, 'UTC')}+00:00`, '--yes', '--defaults-file', cnf], env);
-      expect(rolled.exitCode).toBe(2);
+      expect(rolled.exitCode, rolled.stderr).toBe(2);
       expect(rolled.stderr).toMatch(/--as pitr_then with a target: a database is restored under a new name from a dump alone/);
       expect(await fingerprint(scratch)).toEqual(tabled);
     } finally {

@@ -54,7 +54,7 @@ describe(`the backup account's privileges (${flavour})`, () => {
     const result = await runCli(['backup'], sidecarEnv(server, PASSWORD, dir, { MYSQL_USER: user }));
 
     if (!expected.ok) {
-      expect(result.exitCode).toBe(1);
+      expect(result.exitCode, result.stderr).toBe(1);
       expect(result.stderr).toContain(`the account ${user}@% lacks ${expected.names}`);
       expect(result.stderr).toContain(`ON *.* TO '${user}'@'%'`);
       expect((await readdir(dir)).filter(isDumpName)).toEqual([]);
@@ -63,7 +63,7 @@ describe(`the backup account's privileges (${flavour})`, () => {
       return;
     }
     expect(result.stderr).toBe('');
-    expect(result.exitCode).toBe(0);
+    expect(result.exitCode, result.stderr).toBe(0);
     const dump = (await readdir(dir)).find(isDumpName)!;
     const manifest = JSON.parse(await readFile(path.join(dir, `${dump}.manifest.json`), 'utf8'));
     if (expected.coordinates === 'full') {
@@ -96,7 +96,7 @@ describe(`the backup account's privileges (${flavour})`, () => {
     const dir = await makeTempDir();
     const result = await runCli(['backup'], sidecarEnv(server, PASSWORD, dir, { MYSQL_USER: 'p_roles' }));
     expect(result.stderr).toBe('');
-    expect(result.exitCode).toBe(0);
+    expect(result.exitCode, result.stderr).toBe(0);
   });
 
   it('the refusal without TRIGGER is needed: mysqldump itself leaves the triggers out and exits 0', async () => {
@@ -109,7 +109,7 @@ describe(`the backup account's privileges (${flavour})`, () => {
     const cnf = path.join(await makeTempDir('mbs-cnf-'), 'no-trigger.cnf');
     await writeFile(cnf, `[client]\nuser=no_trigger\npassword=${PASSWORD}\nhost=127.0.0.1\nport=${server.port}\n`, { mode: 0o600 });
     const dump = await execa(path.join(server.clientDir, 'mysqldump'), [`--defaults-file=${cnf}`, '--single-transaction', '--databases', 'app-data', '--triggers']);
-    expect(dump.exitCode).toBe(0);
+    expect(dump.exitCode, dump.stderr).toBe(0);
     expect(dump.stdout).toContain('CREATE TABLE `customer list`');
     expect(dump.stdout).not.toMatch(/CREATE\*\/ .*TRIGGER/i);
   });

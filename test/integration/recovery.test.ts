@@ -23,7 +23,7 @@ describe('recovery', () => {
     env = sidecarEnv(fixture.server, PASSWORD, dir);
     atBackup = await fingerprint(fixture.server);
     const backup = await runCli(['backup'], env);
-    expect(backup.exitCode).toBe(0);
+    expect(backup.exitCode, backup.stderr).toBe(0);
   });
 
   it('the disaster drill: kill -9 during a transaction, wipe the data directory, restore latest, all back', async () => {
@@ -42,7 +42,7 @@ describe('recovery', () => {
 
     const restore = await runCli(['restore', 'latest', '--yes', '--defaults-file', await adminCnf(server)], env);
     expect(restore.stderr).toContain('verifying');
-    expect(restore.exitCode).toBe(0);
+    expect(restore.exitCode, restore.stderr).toBe(0);
     expect(restore.stdout).toMatch(/^restored full_dump_\d{8}_\d{6}\.sql\.zst into .* in [\d.]+ s$/m);
     expect(await fingerprint(server)).toEqual(atBackup);
 
@@ -58,7 +58,7 @@ describe('recovery', () => {
     expect(await fingerprint(server)).not.toEqual(atBackup);
 
     const restore = await runCli(['restore', 'latest', '--yes', '--defaults-file', await adminCnf(server)], env);
-    expect(restore.exitCode).toBe(0);
+    expect(restore.exitCode, restore.stderr).toBe(0);
     expect(await fingerprint(server)).toEqual(atBackup);
   });
 
@@ -67,7 +67,7 @@ describe('recovery', () => {
     await server.query("INSERT INTO `app-data`.`customer list` (`full name`) VALUES ('must survive')");
     const before = await fingerprint(server);
     const restore = await runCli(['restore', 'latest', '--defaults-file', await adminCnf(server)], env);
-    expect(restore.exitCode).toBe(2);
+    expect(restore.exitCode, restore.stderr).toBe(2);
     expect(restore.stderr).toContain('refusing without --yes');
     expect(await fingerprint(server)).toEqual(before);
     await server.query("DELETE FROM `app-data`.`customer list` WHERE `full name` = 'must survive'");
@@ -77,7 +77,7 @@ describe('recovery', () => {
     const scratch = await startTestServer();
     try {
       const drill = await runCli(['drill', 'latest', '--defaults-file', await adminCnf(scratch)], env);
-      expect(drill.exitCode).toBe(0);
+      expect(drill.exitCode, drill.stderr).toBe(0);
       expect(drill.stdout).toMatch(/drill passed: .* \d+ tables match the dump/);
       // Every user table of the sample data, with the very row counts the source holds.
       const tables = atBackup.tables as Record<string, { rows: number }>;
@@ -123,13 +123,13 @@ describe('recovery', () => {
       BACKUP_ON_START: 'false',
       HTTP_PORT: String(await freePort()),
     });
-    expect(result.exitCode).toBe(2);
+    expect(result.exitCode, result.stderr).toBe(2);
     expect(result.stderr).toContain('the server being backed up; drills need a scratch server');
   });
 
   it('drill refuses the server being backed up', async () => {
     const drill = await runCli(['drill', '--host', fixture.server.host, '--port', String(fixture.server.port)], env);
-    expect(drill.exitCode).toBe(2);
+    expect(drill.exitCode, drill.stderr).toBe(2);
     expect(drill.stderr).toContain('is the server being backed up');
   });
 
@@ -147,7 +147,7 @@ describe('recovery', () => {
 
     it('passes a good backup', async () => {
       const result = await verify(dir);
-      expect(result.exitCode).toBe(0);
+      expect(result.exitCode, result.stderr).toBe(0);
       expect(result.stdout).toMatch(/^OK /);
     });
 
@@ -157,7 +157,7 @@ describe('recovery', () => {
       bytes[Math.floor(bytes.length / 2)]! ^= 0x01;
       await writeFile(dump, bytes);
       const result = await verify(copy);
-      expect(result.exitCode).toBe(1);
+      expect(result.exitCode, result.stderr).toBe(1);
       expect(result.stdout).toContain('the SHA-256 does not match');
     });
 
@@ -168,7 +168,7 @@ describe('recovery', () => {
       const sha = createHash('sha256').update(await readFile(dump)).digest('hex');
       await writeFile(`${dump}.sha256`, `${sha}  ${path.basename(dump)}\n`);
       const result = await verify(copy);
-      expect(result.exitCode).toBe(1);
+      expect(result.exitCode, result.stderr).toBe(1);
       expect(result.stdout).not.toContain('does not match full_dump');
       expect(result.stdout).toContain('cannot be read back whole');
       expect(result.stdout).toContain('does not match the manifest');
@@ -178,7 +178,7 @@ describe('recovery', () => {
       const { dir: copy, dump } = await copyOfLatest();
       await unlink(`${dump}.sha256`);
       const result = await verify(copy, path.basename(dump));
-      expect(result.exitCode).toBe(1);
+      expect(result.exitCode, result.stderr).toBe(1);
       expect(result.stdout).toContain(`${path.basename(dump)}.sha256 is missing`);
     });
 
@@ -187,10 +187,10 @@ describe('recovery', () => {
       const elsewhere = await makeTempDir();
       await mkdir(path.join(elsewhere, 'sub'));
       const relative = await verify(elsewhere, path.relative(elsewhere, dump));
-      expect(relative.exitCode).toBe(1);
+      expect(relative.exitCode, relative.stderr).toBe(1);
       expect(relative.stderr).toContain('is neither a backup name in BACKUP_DIR nor an absolute path');
       const absolute = await verify(elsewhere, dump);
-      expect(absolute.exitCode).toBe(0);
+      expect(absolute.exitCode, absolute.stderr).toBe(0);
     });
   });
 });

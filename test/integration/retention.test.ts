@@ -79,7 +79,7 @@ describe('retention', () => {
     const env = sidecarEnv(fixture.server, PASSWORD, dir, { BACKUP_RETENTION: '7d' });
 
     const dry = await runCli(['prune', '--dry-run'], env);
-    expect(dry.exitCode).toBe(0);
+    expect(dry.exitCode, dry.stderr).toBe(0);
     expect(dry.stdout).toContain('would delete full_dump_20200101_000000.sql.gz');
     // Every dump is old, and the newest good one is kept whatever its age.
     expect(dry.stdout).toContain('kept full_dump_20200102_000000.sql.gz');
@@ -87,7 +87,7 @@ describe('retention', () => {
     for (const name of [...old, ...newest]) await lstat(path.join(dir, name));
 
     const real = await runCli(['prune'], env);
-    expect(real.exitCode).toBe(0);
+    expect(real.exitCode, real.stderr).toBe(0);
     expect(real.stdout).toContain('deleted full_dump_20200101_000000.sql.gz');
     expect((await readdir(dir)).filter((n) => n.startsWith('full_dump_')).sort()).toEqual(newest.sort());
   });

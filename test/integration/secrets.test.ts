@@ -39,7 +39,7 @@ describe('the password during a backup', () => {
       await stall.release();
     }
     const result = await cli;
-    expect(result.exitCode).toBe(0);
+    expect(result.exitCode, result.stderr).toBe(0);
     await expect(stat(path.dirname(defaultsFile!))).rejects.toThrow(/ENOENT/);
 
     const log = (await readLogEvents(path.join(dir, 'backup.log'))).map((e) => JSON.stringify(e)).join('\n');

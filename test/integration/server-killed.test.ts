@@ -33,7 +33,7 @@ describe('the server killed with SIGKILL in the middle of a dump', () => {
     const secondsToExit = (Date.now() - killedAt) / 1000;
     await stall.release();
 
-    expect(result.exitCode).toBe(1);
+    expect(result.exitCode, result.stderr).toBe(1);
     expect(secondsToExit).toBeLessThan(15);
     expect(result.stderr).toMatch(/backup failed: mysqldump exited with code \d+/);
     expect(result.stderr).toMatch(/Lost connection|server has gone away|Can't connect/i);
@@ -44,7 +44,7 @@ describe('the server killed with SIGKILL in the middle of a dump', () => {
 
     await fixture.server.restart();
     const next = await runCli(['backup'], env);
-    expect(next.exitCode).toBe(0);
+    expect(next.exitCode, next.stderr).toBe(0);
     const stored = await dumpLikeEntries(dir);
     expect(stored).toHaveLength(3);
     const dump = stored.find(isDumpName)!;

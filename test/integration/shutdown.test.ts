@@ -36,7 +36,7 @@ describe('run: stopping', () => {
     await sleep(500);
     await stall.release();
     const result = await daemon;
-    expect(result.exitCode).toBe(0);
+    expect(result.exitCode, result.stderr).toBe(0);
     const events = await waitForLog(log, (e) => countEvents(e, 'daemon.stopped') === 1);
     expect(events.find((e) => e.event === 'daemon.stopped')).toMatchObject({ outcome: 'finished' });
     const checksum = (await readdir(dir)).find((n) => n.endsWith('.sha256'))!;
@@ -52,7 +52,7 @@ describe('run: stopping', () => {
     const result = await daemon;
     const stoppedAfterMs = Date.now() - sentAt;
     await stall.release();
-    expect(result.exitCode).toBe(0);
+    expect(result.exitCode, result.stderr).toBe(0);
     // The grace, then mysqldump's SIGTERM and the cleanup; well under the 10 s compose default.
     expect(stoppedAfterMs).toBeGreaterThanOrEqual(2_000);
     expect(stoppedAfterMs).toBeLessThan(9_000);
@@ -74,7 +74,7 @@ describe('run: stopping', () => {
     daemon.kill('SIGINT');
     const result = await daemon;
     await stall.release();
-    expect(result.exitCode).toBe(0);
+    expect(result.exitCode, result.stderr).toBe(0);
     expect(Date.now() - sentAt).toBeLessThan(10_000);
     const events = await waitForLog(log, (e) => countEvents(e, 'daemon.stopped') === 1);
     expect(countEvents(events, 'daemon.aborting')).toBe(1);

@@ -55,7 +55,7 @@ describe('restore after a disaster does not restore the disaster', () => {
 
     const cnf = await adminCnf(server);
     const refused = await runCli(['restore', 'latest', '--yes', '--defaults-file', cnf], env);
-    expect(refused.exitCode).toBe(2);
+    expect(refused.exitCode, refused.stderr).toBe(2);
     expect(refused.stderr).toMatch(new RegExp(`${small.replace(/\./g, '\\.')}: stored \\d+m? ?\\S* ago; [\\d.]+ MiB uncompressed, [\\d.]+ % of the median of the 3 good dumps before it`));
     expect(refused.stderr).toContain(`refusing to restore ${small}, the latest backup: it is far smaller than the good dumps before it`);
     expect(refused.stderr).not.toContain('verifying');
@@ -63,7 +63,7 @@ describe('restore after a disaster does not restore the disaster', () => {
     expect(schemas).toHaveLength(0);
 
     const restored = await runCli(['restore', lastReal!, '--yes', '--defaults-file', cnf], env);
-    expect(restored.exitCode).toBe(0);
+    expect(restored.exitCode, restored.stderr).toBe(0);
     const back = (await server.query<RowDataPacket[]>('SELECT COUNT(*) AS n FROM shop.orders'))[0]?.n;
     expect(Number(back)).toBe(Number(rows));
 
@@ -73,7 +73,7 @@ describe('restore after a disaster does not restore the disaster', () => {
     // second apart, so a 1 s retention would leave the small dump nothing to compare with.
     await moveBack(dir, 2 * 3600_000);
     const prune = await runCli(['prune', '--dry-run'], { ...env, BACKUP_RETENTION: '1h', BACKUP_KEEP_MIN: '2' });
-    expect(prune.exitCode).toBe(0);
+    expect(prune.exitCode, prune.stderr).toBe(0);
     const [first, second] = await dumpsIn(dir);
     expect(prune.stdout).toContain(`would delete ${first}`);
     expect(prune.stdout).toMatch(new RegExp(`kept ${second!.replace(/\./g, '\\.')}`));

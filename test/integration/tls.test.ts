@@ -34,7 +34,7 @@ describe('a server that accepts TCP only over TLS, with a certificate of its own
 
   it('without TLS settings the refusal names the setting at once, instead of waiting for the server', async () => {
     const result = await runCli(['backup'], await env({}));
-    expect(result.exitCode).toBe(1);
+    expect(result.exitCode, result.stderr).toBe(1);
     // MySQL says why; MariaDB answers Access denied, so the hint says what else it may be.
     expect(result.stderr).toContain(
       fixture.server.flavour === 'mysql'
@@ -46,17 +46,17 @@ describe('a server that accepts TCP only over TLS, with a certificate of its own
 
   it('a CA that did not sign the certificate is a clear error; REQUIRED encrypts without checking, on purpose', async () => {
     const wrongCa = await runCli(['backup'], await env({ MYSQL_SSL_MODE: 'VERIFY_CA', MYSQL_SSL_CA: certs.selfSigned.cert }));
-    expect(wrongCa.exitCode).toBe(1);
+    expect(wrongCa.exitCode, wrongCa.stderr).toBe(1);
     expect(wrongCa.stderr).toMatch(/the server's certificate was not accepted \(.+\): MYSQL_SSL_CA must be the CA that signed it/);
     expect((await runCli(['backup'], await env({ MYSQL_SSL_MODE: 'REQUIRED' }))).exitCode).toBe(0);
   });
 
   it('names a CA file that is not there at start-up, and an unknown mode', async () => {
     const missing = await runCli(['backup'], await env({ MYSQL_SSL_CA: '/nonexistent/ca.pem' }));
-    expect(missing.exitCode).toBe(2);
+    expect(missing.exitCode, missing.stderr).toBe(2);
     expect(missing.stderr).toContain('MYSQL_SSL_CA="/nonexistent/ca.pem" cannot be read: no such file');
     const mode = await runCli(['backup'], await env({ MYSQL_SSL_MODE: 'verify' }));
-    expect(mode.exitCode).toBe(2);
+    expect(mode.exitCode, mode.stderr).toBe(2);
     expect(mode.stderr).toContain('MYSQL_SSL_MODE="verify" expected one of DISABLED, PREFERRED, REQUIRED, VERIFY_CA, VERIFY_IDENTITY');
   });
 });
@@ -67,10 +67,10 @@ describe('a server with a self-signed certificate', () => {
 
   it('is refused with a clear error when its certificate is to be verified, and taken when verification is relaxed on purpose', async () => {
     const verified = await runCli(['backup'], await env({ MYSQL_SSL_MODE: 'VERIFY_IDENTITY', MYSQL_SSL_CA: certs.ca }));
-    expect(verified.exitCode).toBe(1);
+    expect(verified.exitCode, verified.stderr).toBe(1);
     expect(verified.stderr).toMatch(/the server's certificate was not accepted \(.*self[- ]signed.*\)/i);
     const withoutCa = await runCli(['backup'], await env({ MYSQL_SSL_MODE: 'VERIFY_CA' }));
-    expect(withoutCa.exitCode).toBe(2);
+    expect(withoutCa.exitCode, withoutCa.stderr).toBe(2);
     expect(withoutCa.stderr).toContain('MYSQL_SSL_MODE="VERIFY_CA" needs MYSQL_SSL_CA');
     expect((await runCli(['backup'], await env({ MYSQL_SSL_MODE: 'REQUIRED' }))).exitCode).toBe(0);
     // Trusting the certificate itself as the CA verifies it.

@@ -36,7 +36,7 @@ describe('the monitoring files in config/', () => {
   it("the alert rules pass promtool's unit tests", async () => {
     const result = await execa('promtool', ['test', 'rules', 'alerts.test.yml'], { cwd: CONFIG, reject: false });
     expect(result.stdout + result.stderr).toContain('SUCCESS');
-    expect(result.exitCode).toBe(0);
+    expect(result.exitCode, result.stderr).toBe(0);
   });
 
   it('the rules and the dashboard use only metrics the sidecar exports', async () => {
