@@ -17,6 +17,8 @@ const STOP_EVENT = 3;
 const ROTATE_EVENT = 4;
 const FORMAT_DESCRIPTION_EVENT = 15;
 const XID_EVENT = 16;
+/** Names the table (and its database) the row events after it change: table id u48, flags u16, then the database's length u8 and name. */
+const TABLE_MAP_EVENT = 19;
 /**
  * MySQL's GTID event: flags u8, source uuid (16 bytes), transaction number u64, then (8.0.2 on)
  * the logical clock, the commit timestamps and the transaction's length. Its anonymous twin
@@ -38,6 +40,8 @@ const QUERY_POST_HEADER_BYTES = 13;
  * an atomic CREATE ... SELECT (MySQL 8.0.21+ logs it after a BEGIN, its rows as row events).
  */
 const NOT_A_CHANGE = /^(SAVEPOINT|ROLLBACK TO|RELEASE SAVEPOINT|CREATE|ALTER|DROP|RENAME|TRUNCATE)\b/;
+/** Statements that only open, close or mark a transaction. */
+const TRANSACTION_CONTROL = /^(BEGIN|XA |COMMIT|ROLLBACK|SAVEPOINT|RELEASE SAVEPOINT)\b/;
 /** Only the start of a statement is read: enough to tell BEGIN, and a bare COMMIT from ROLLBACK TO a savepoint. */
 const QUERY_PEEK_BYTES = 32;
 
@@ -82,6 +86,15 @@ export interface ScannedEvent {
   readonly endsTransaction: boolean;
   /** A data change written as its SQL statement (statement-based logging) inside a transaction, not as rows. */
   readonly statementChange: boolean;
+  /** The database a table map names, or a statement's default database (its USE); null for other events, or none. */
+  readonly database: string | null;
+  /**
+   * The whole text of a statement that is neither a data change (above) nor one that opens,
+   * closes or marks a transaction: DDL, GRANT and the like. Null for every other event.
+   */
+  readonly ddl: string | null;
+  /** A compressed transaction (binlog_transaction_compression): what it changes is not read here. */
+  readonly compressed: boolean;
 }
 
 /** Events that describe the file, not data: a transaction never starts with one. */
@@ -167,7 +180,12 @@ export class BinlogEventScanner {
       const gtid = this.#learn(type, timestamp, event);
       const insideBefore = this.#inTransaction;
       const ends = timestamp !== 0 && this.#endsTransaction(type, event, this.#scanned - size);
-      const statementChange = type === QUERY_EVENT && insideBefore && this.#inTransaction && !NOT_A_CHANGE.test(queryStart(event, this.#checksumBytes));
+      const peek = type === QUERY_EVENT ? queryStart(event, this.#checksumBytes) : '';
+      const statementChange = type === QUERY_EVENT && insideBefore && this.#inTransaction && !NOT_A_CHANGE.test(peek);
+      const control = type === QUERY_EVENT && TRANSACTION_CONTROL.test(peek);
+      const ddl = type === QUERY_EVENT && !statementChange && !control ? queryText(event, this.#checksumBytes) : null;
+      // A BEGIN carries its session's USE too, but it changes nothing there.
+      const database = type === QUERY_EVENT ? (control ? null : queryDatabase(event)) : type === TABLE_MAP_EVENT ? tableMapDatabase(event) : null;
       if (timestamp !== 0) {
         this.#lastEventAtMs = timestamp * 1000;
         if (ends) {
@@ -175,7 +193,18 @@ export class BinlogEventScanner {
           this.#committedAtMs = timestamp * 1000;
         }
       }
-      this.#onEvent?.({ offset: this.#scanned - size, end: this.#scanned, type, timestamp, gtid, endsTransaction: ends, statementChange });
+      this.#onEvent?.({
+        offset: this.#scanned - size,
+        end: this.#scanned,
+        type,
+        timestamp,
+        gtid,
+        endsTransaction: ends,
+        statementChange,
+        database,
+        ddl,
+        compressed: type === TRANSACTION_PAYLOAD_EVENT,
+      });
       offset += size;
     }
     this.#pending = Buffer.from(data.subarray(offset));
@@ -278,15 +307,44 @@ const formatUuid = (bytes: Buffer) => {
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 };
 
+/**
+ * Where a QUERY_EVENT's parts lie: after the fixed part and the status variables, its default
+ * database (NUL-terminated), then the statement up to the checksum.
+ */
+function queryLayout(event: Buffer): { dbStart: number; dbLength: number; textStart: number } | null {
+  const body = HEADER_BYTES;
+  if (event.length < body + QUERY_POST_HEADER_BYTES) return null;
+  const dbLength = event[body + 8]!;
+  const dbStart = body + QUERY_POST_HEADER_BYTES + event.readUInt16LE(body + 11);
+  return { dbStart, dbLength, textStart: dbStart + dbLength + 1 };
+}
+
 /** The first bytes of a QUERY_EVENT's statement, upper-cased: all of it when it is short. */
 function queryStart(event: Buffer, checksumBytes: number): string {
-  const body = HEADER_BYTES;
-  if (event.length < body + QUERY_POST_HEADER_BYTES) return '';
-  const dbLength = event[body + 8]!;
-  const statusLength = event.readUInt16LE(body + 11);
-  const textStart = body + QUERY_POST_HEADER_BYTES + statusLength + dbLength + 1;
-  const textEnd = Math.min(event.length - checksumBytes, textStart + QUERY_PEEK_BYTES);
-  return event.subarray(textStart, Math.max(textStart, textEnd)).toString('latin1').toUpperCase();
+  const layout = queryLayout(event);
+  if (!layout) return '';
+  const textEnd = Math.min(event.length - checksumBytes, layout.textStart + QUERY_PEEK_BYTES);
+  return event.subarray(layout.textStart, Math.max(layout.textStart, textEnd)).toString('latin1').toUpperCase();
+}
+
+function queryText(event: Buffer, checksumBytes: number): string {
+  const layout = queryLayout(event);
+  if (!layout) return '';
+  return event.subarray(layout.textStart, Math.max(layout.textStart, event.length - checksumBytes)).toString('utf8');
+}
+
+function queryDatabase(event: Buffer): string | null {
+  const layout = queryLayout(event);
+  if (!layout || layout.dbLength === 0 || layout.dbStart + layout.dbLength > event.length) return null;
+  return event.subarray(layout.dbStart, layout.dbStart + layout.dbLength).toString('utf8');
+}
+
+function tableMapDatabase(event: Buffer): string | null {
+  const at = HEADER_BYTES + 8;
+  if (event.length <= at) return null;
+  const length = event[at]!;
+  if (event.length < at + 1 + length) return null;
+  return event.subarray(at + 1, at + 1 + length).toString('utf8');
 }
 
 /**

@@ -15,6 +15,12 @@ export interface BinlogTransaction {
   readonly gtidUnread: boolean;
   /** Some of its changes are logged as SQL statements (statement-based or MIXED logging), which name their database only by the USE before them. */
   readonly statementLogged: boolean;
+  /** The databases its table maps and statements name as their own (a statement's is its USE), each once. */
+  readonly databases: readonly string[];
+  /** Its DDL (and other statements that are no data change), whole. */
+  readonly ddl: readonly string[];
+  /** It is one compressed event (binlog_transaction_compression): its databases and DDL are not read. */
+  readonly compressed: boolean;
 }
 
 /**
@@ -27,6 +33,9 @@ export async function walkTransactions(file: string, upTo: number, visit: (trans
   let gtid: string | null = null;
   let gtidUnread = false;
   let statementLogged = false;
+  let databases = new Set<string>();
+  let ddl: string[] = [];
+  let compressed = false;
   let stopped = false;
   const scanner = new BinlogEventScanner({
     onEvent: (event) => {
@@ -35,12 +44,18 @@ export async function walkTransactions(file: string, upTo: number, visit: (trans
       if (event.gtid) gtid = formatGtid(event.gtid.source, event.gtid.sequence);
       if (event.type === TAGGED_GTID_LOG_EVENT) gtidUnread = true;
       statementLogged ||= event.statementChange;
+      if (event.database !== null) databases.add(event.database);
+      if (event.ddl !== null) ddl.push(event.ddl);
+      compressed ||= event.compressed;
       if (!event.endsTransaction) return;
-      stopped = visit({ start, end: event.end, committedAtMs: event.timestamp * 1000, gtid, gtidUnread, statementLogged });
+      stopped = visit({ start, end: event.end, committedAtMs: event.timestamp * 1000, gtid, gtidUnread, statementLogged, databases: [...databases], ddl, compressed });
       start = null;
       gtid = null;
       gtidUnread = false;
       statementLogged = false;
+      databases = new Set();
+      ddl = [];
+      compressed = false;
     },
   });
   await scanFile(file, scanner, upTo, () => stopped);

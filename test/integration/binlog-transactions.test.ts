@@ -45,6 +45,9 @@ describe('transaction boundaries in a real binary log', () => {
         await run("INSERT INTO edges.t VALUES (9, 'after ROLLBACK TO')", 'COMMIT');
       }
       await run('DROP TABLE edges.copy');
+      // DDL by its USE, and a data change in one database made from another's.
+      await run('USE edges', 'CREATE TABLE later (id INT PRIMARY KEY)', 'CREATE DATABASE other', 'CREATE TABLE other.t (id INT PRIMARY KEY)');
+      await run('START TRANSACTION', 'INSERT INTO edges.later VALUES (1)', 'INSERT INTO other.t VALUES (1)', 'COMMIT');
     } finally {
       await session.end();
     }
@@ -81,10 +84,10 @@ describe('transaction boundaries in a real binary log', () => {
       statementLogged.push(transaction.statementLogged);
       return false;
     });
-    // 2 DDL, the savepoint one, CREATE ... SELECT, the statement-based one, DROP; MySQL: 2
-    // compressed; MariaDB: the MyISAM table, its insert (logged on its own) and the transaction
-    // with a ROLLBACK TO.
-    expect(expected.length).toBe(server.flavour === 'mysql' ? 8 : 9);
+    // 2 DDL, the savepoint one, CREATE ... SELECT, the statement-based one, DROP, 3 DDL and one
+    // in two databases; MySQL: 2 compressed; MariaDB: the MyISAM table, its insert (logged on
+    // its own) and the transaction with a ROLLBACK TO.
+    expect(expected.length).toBe(server.flavour === 'mysql' ? 12 : 13);
     if (server.flavour === 'mariadb') expect(events.some((e) => /ROLLBACK TO/i.test(String(e.Info)))).toBe(true);
     expect(seen).toEqual(expected);
     expect(gtids.every((gtid) => gtid !== null)).toBe(true);
@@ -92,5 +95,45 @@ describe('transaction boundaries in a real binary log', () => {
     // (MariaDB's MIXED, the default, logs most as statements too).
     expect(statementLogged[4]).toBe(true);
     if (server.flavour === 'mysql') expect(statementLogged.filter(Boolean)).toHaveLength(1);
+  });
+
+  it("names each transaction's databases and DDL as the server's own account of them does", async () => {
+    const events = await server.query(`SHOW BINLOG EVENTS IN '${file}'`);
+    // The server's account, transaction by transaction: each starts with its GTID event.
+    const expected: Array<{ databases: Set<string>; ddl: string[]; compressed: boolean }> = [];
+    for (const event of events) {
+      const type = String(event.Event_type);
+      const info = String(event.Info ?? '');
+      if (/^(Gtid|Anonymous_Gtid|Gtid_tagged)$/.test(type)) {
+        expected.push({ databases: new Set(), ddl: [], compressed: false });
+        continue;
+      }
+      const current = expected.at(-1);
+      if (!current) continue;
+      if (type === 'Transaction_payload') current.compressed = true;
+      if (type === 'Table_map') current.databases.add(/\((.+)\.[^.]+\)$/.exec(info)![1]!);
+      if (type !== 'Query' || /^(BEGIN|COMMIT|ROLLBACK|SAVEPOINT|XA )/i.test(info)) continue;
+      const use = /^use `((?:[^`]|``)+)`; /.exec(info);
+      // MySQL prints an atomic DDL's xid after it; the event's statement has none.
+      const statement = (use ? info.slice(use[0].length) : info).replace(/ \/\* xid=\d+ \*\/$/, '');
+      if (use) current.databases.add(use[1]!.replace(/``/g, '`'));
+      // The server logs CREATE DATABASE in the database it creates (for replication's filters), and does not print that.
+      const created = /^CREATE DATABASE (\w+)/i.exec(statement);
+      if (created) current.databases.add(created[1]!);
+      if (!/^(INSERT|UPDATE|DELETE|REPLACE)\b/i.test(statement)) current.ddl.push(statement);
+    }
+    const seen: Array<{ databases: Set<string>; ddl: string[]; compressed: boolean }> = [];
+    await walkTransactions(path.join(dir, file), Number.MAX_SAFE_INTEGER, (transaction) => {
+      seen.push({ databases: new Set(transaction.databases), ddl: [...transaction.ddl], compressed: transaction.compressed });
+      return false;
+    });
+    expect(seen).toHaveLength(expected.length);
+    // A compressed one's inner events are listed by the server, and not read here.
+    const readable = (list: typeof seen) => list.map((t) => (t.compressed ? { compressed: true } : t));
+    expect(readable(seen)).toEqual(readable(expected));
+    // MySQL compresses the transaction, not the CREATE ... SELECT (DDL is never compressed).
+    expect(seen.filter((t) => t.compressed)).toHaveLength(server.flavour === 'mysql' ? 1 : 0);
+    expect(seen.at(-2)!.ddl).toEqual(['CREATE TABLE other.t (id INT PRIMARY KEY)']);
+    expect([...seen.at(-1)!.databases].sort()).toEqual(['edges', 'other']);
   });
 });

@@ -8,6 +8,9 @@ const transaction = (start: number, end: number, extra: { committedAtMs?: number
   gtid: extra.gtid ?? null,
   gtidUnread: false,
   statementLogged: false,
+  databases: [],
+  ddl: [],
+  compressed: false,
 });
 
 describe('where a restore to a point stops', () => {
