@@ -172,9 +172,11 @@ export async function acquireDirectoryLock(dir: string, options: LockOptions): P
       if (!onlyForLatecomers && !(await createLockFile(file, holder, options))) throw new UserError(`BACKUP_DIR ${dir} became read-only while waiting for it`);
     }
   } catch (error) {
-    heldHere.delete(holder.id);
     // What failed first is the answer; a cleanup that fails too (the directory is gone) is not.
+    // The file goes before the mark, as in release(): a contender of this process that sees it
+    // meanwhile must not take it for a dead predecessor's (and log a stale lock removed).
     await unlinkIfPresent(file).catch(() => false);
+    heldHere.delete(holder.id);
     throw error;
   }
   return startHeartbeat(file, holder, (await stat(dir)).ino);
