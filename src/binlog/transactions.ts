@@ -17,8 +17,8 @@ export interface BinlogTransaction {
   readonly statementLogged: boolean;
   /** The databases its table maps and statements name as their own (a statement's is its USE), each once. */
   readonly databases: readonly string[];
-  /** Its DDL (and other statements that are no data change), whole. */
-  readonly ddl: readonly string[];
+  /** Its DDL (and other statements that are no data change), whole, each with its default database (its USE). */
+  readonly ddl: readonly { readonly database: string | null; readonly statement: string }[];
   /** It is one compressed event (binlog_transaction_compression): its databases and DDL are not read. */
   readonly compressed: boolean;
 }
@@ -34,7 +34,7 @@ export async function walkTransactions(file: string, upTo: number, visit: (trans
   let gtidUnread = false;
   let statementLogged = false;
   let databases = new Set<string>();
-  let ddl: string[] = [];
+  let ddl: { database: string | null; statement: string }[] = [];
   let compressed = false;
   let stopped = false;
   const scanner = new BinlogEventScanner({
@@ -45,7 +45,7 @@ export async function walkTransactions(file: string, upTo: number, visit: (trans
       if (event.type === TAGGED_GTID_LOG_EVENT) gtidUnread = true;
       statementLogged ||= event.statementChange;
       if (event.database !== null) databases.add(event.database);
-      if (event.ddl !== null) ddl.push(event.ddl);
+      if (event.ddl !== null) ddl.push({ database: event.database, statement: event.ddl });
       compressed ||= event.compressed;
       if (!event.endsTransaction) return;
       stopped = visit({ start, end: event.end, committedAtMs: event.timestamp * 1000, gtid, gtidUnread, statementLogged, databases: [...databases], ddl, compressed });

@@ -22,7 +22,7 @@ import { resolveTarget, TARGET_OPTIONS } from '../mysql/target.js';
 import { isArchivedServer } from '../restore/archived-server.js';
 import { GTID_PURGED_MODES, type GtidPurgedMode } from '../restore/gtid.js';
 import { progressReporter } from '../restore/progress.js';
-import { type LocatedTransaction, oneDatabaseProblem, planReplay, type ReplayPlan, verifyReplayFiles } from '../restore/replay-plan.js';
+import { type LocatedTransaction, oneDatabaseProblem, planReplay, renameProblem, type ReplayPlan, verifyReplayFiles } from '../restore/replay-plan.js';
 import { parseReplayTarget, REPLAY_TARGET_OPTIONS, type ReplayTarget } from '../restore/replay-target.js';
 import { decideReplayGtids, findReplayTool, type ReplayGtids, replaySql } from '../restore/replay.js';
 import { restoreDump } from '../restore/restore.js';
@@ -67,25 +67,17 @@ export async function restoreCommand(args: string[], context: CommandContext): P
   }
   if (values['dry-run'] && !replayTarget) throw new UsageError('--dry-run prints the plan of a restore to a point: give --to, --to-gtid or --to-position');
   const one = parseOneDatabase(values.database, values.as, values.table, gtidPurged);
-  if (one?.as !== undefined && replayTarget) {
-    // mysqlbinlog --rewrite-db changes only the default database: DDL that names the original
-    // database outright (RENAME TABLE shop.t, pt-online-schema-change) would run against it, and
-    // MariaDB's --database filters by the old name where MySQL's filters by the new.
-    throw new UsageError(
-      `--as ${one.as} with a target: a database is restored under a new name from a dump alone, not rolled forward (a replay under another name can change the original); ` +
-        `restore --database ${one.name} to the point into a scratch server (--host/--port) instead`,
-    );
-  }
+  if (one?.as !== undefined && replayTarget) assertRewritable(one.name, one.as);
   if (one?.table !== undefined && replayTarget) {
     throw new UsageError(
       `--table ${one.table} with a target: one table is restored from a dump alone, not rolled forward (mysqlbinlog picks transactions by database, not by table); ` +
-        `restore --database ${one.name} to the point into a scratch server (--host/--port), and copy the table from there`,
+        `restore --database ${one.name} --as ${one.name}_then to the point, beside the original, and copy the table from there`,
     );
   }
   const config = loadConfig({ env: context.env, cwd: context.cwd });
   const plan = async (to: ReplayTarget) => {
     const made = await planReplay(config.backup.dir, config.binlog.dir, to, { pastArchiveOk: values.force });
-    const problem = one && oneDatabaseProblem(made, one.name);
+    const problem = one && (oneDatabaseProblem(made, one.name) ?? (one.as !== undefined ? renameProblem(made, one.name, one.as) : null));
     if (problem) throw new UserError(problem, { hint: 'Restore the whole server to the point instead, or restore the database into a scratch server and copy it across.', exitCode: 2 });
     return made;
   };
@@ -223,7 +215,7 @@ async function verifyAndRestore(run: {
             say(`rolling forward: ${plan.transactions} transactions from ${plan.dump.binlogFile}:${plan.dump.binlogPosition} to ${plan.files.at(-1)!.name}:${plan.stopPosition} ...`);
             replayBegan.at = Date.now();
             binlogProgress = progressReporter({ file: name, phase: 'binlog', totalBytes: plan.bytes, terminal, write, emit });
-            return replaySql(plan, { binlogTool, gtids, oneDatabase, onBytes: (bytes: number) => binlogProgress?.update(bytes) });
+            return replaySql(plan, { binlogTool, gtids, oneDatabase, as: one?.as, onBytes: (bytes: number) => binlogProgress?.update(bytes) });
           },
         }),
     });
@@ -263,7 +255,7 @@ function describePlan(plan: ReplayPlan, target: ReplayTarget, one: OneDatabase |
   const last = plan.files.at(-1)!;
   const at = (t: LocatedTransaction) => `${t.gtid ? `${t.gtid}, ` : ''}committed ${formatUtc(t.committedAtMs)}, at ${t.file}:${t.start}`;
   return [
-    `restore ${one ? `database ${one.name} ` : ''}to ${target.described}:`,
+    `restore ${one ? `database ${one.name} ${one.as !== undefined ? `as ${one.as} ` : ''}` : ''}to ${target.described}:`,
     `  dump:     ${plan.dump.name} (finished ${plan.dump.finishedAt}), at ${plan.dump.binlogFile}:${plan.dump.binlogPosition}`,
     `  binlogs:  ${plan.files.map((f) => `${f.name}${f.index ? '' : ' (not sealed yet: read through, no checksum)'}`).join(', ')} in ${plan.epochDir} (${formatMiB(plan.bytes)} to replay)`,
     `  replay:   ${plan.dump.binlogFile}:${plan.dump.binlogPosition} to ${last.name}:${plan.stopPosition}, ${plan.transactions} transaction${plan.transactions === 1 ? '' : 's'}` +
@@ -318,6 +310,18 @@ function parseAsName(name: string, oneDatabase: string): string {
   if (SYSTEM_SCHEMAS.has(name.toLowerCase())) throw new UsageError(`--as ${name}: that is one of the server's own databases`);
   if ([...name].length > 64 || name.endsWith(' ') || name.includes('\0')) throw new UsageError(`--as ${name}: not a database name MySQL takes (at most 64 characters, no trailing space)`);
   return name;
+}
+
+/**
+ * mysqlbinlog reads --rewrite-db=OLD->NEW as two names around the arrow, and MariaDB's cuts the
+ * new one at a space: names it would misread are refused before anything is written.
+ */
+function assertRewritable(name: string, as: string): void {
+  for (const [option, value] of [['--database', name], ['--as', as]] as const) {
+    if (/\s/.test(value) || value.includes('->')) {
+      throw new UsageError(`${option} ${value} with a target: the roll-forward renames the database with mysqlbinlog --rewrite-db, which cannot take a name with a space or "->" in it; restore without --as to a scratch server instead`);
+    }
+  }
 }
 
 /** --as writes a new database: one that exists is somebody's, and is not overwritten. */

@@ -15,6 +15,13 @@ import { formatUtc } from './target-time.js';
 
 export type LocatedTransaction = BinlogTransaction & { readonly file: string };
 
+export interface LocatedDdl {
+  readonly transaction: LocatedTransaction;
+  /** Its default database (the USE it ran after), or null. */
+  readonly database: string | null;
+  readonly statement: string;
+}
+
 export interface ReplayFile {
   readonly name: string;
   readonly path: string;
@@ -42,6 +49,12 @@ export interface ReplayPlan {
   readonly withoutGtid: number;
   /** The first applied transaction with changes logged as statements: a replay of one database cannot place those. */
   readonly firstStatementLogged: LocatedTransaction | null;
+  /** Every applied DDL statement (and the like), in order: what a replay of one database, or under a new name, must check. */
+  readonly ddl: readonly LocatedDdl[];
+  /** Each database the applied transactions change (by table map or USE), with the first that does. */
+  readonly databases: ReadonlyMap<string, LocatedTransaction>;
+  /** The first applied compressed transaction, whose databases and DDL are not read. */
+  readonly firstCompressed: LocatedTransaction | null;
   /** Binlog bytes the replay reads. */
   readonly bytes: number;
 }
@@ -137,6 +150,9 @@ async function walkToTarget(epoch: ArchiveEpoch, dump: ReplayPlan['dump'], targe
     transactions: 0,
     withoutGtid: 0,
     firstStatementLogged: null,
+    ddl: [],
+    databases: new Map(),
+    firstCompressed: null,
   };
   for (let i = all.findIndex((f) => f.name === dump.binlogFile); i < all.length && !seen.excluded; i++) {
     const file = all[i]!;
@@ -156,6 +172,9 @@ async function walkToTarget(epoch: ArchiveEpoch, dump: ReplayPlan['dump'], targe
       seen.transactions++;
       if (transaction.gtid === null) seen.withoutGtid++;
       if (transaction.statementLogged) seen.firstStatementLogged ??= located;
+      if (transaction.compressed) seen.firstCompressed ??= located;
+      for (const database of transaction.databases) if (!seen.databases.has(database)) seen.databases.set(database, located);
+      for (const { database, statement } of transaction.ddl) seen.ddl.push({ transaction: located, database, statement });
       return false;
     });
     files.push({ name: file.name, path: path.join(epoch.dir, file.name), bytes: file.size, index: await readIndex(epoch.dir, file.name, file.size) });
@@ -197,8 +216,8 @@ async function walkToTarget(epoch: ArchiveEpoch, dump: ReplayPlan['dump'], targe
 
 /** What the walk to the target tells of the transactions, as the plan holds it. */
 type WalkedTransactions = {
-  -readonly [K in 'excluded' | 'firstApplied' | 'lastApplied' | 'firstGtid' | 'transactions' | 'withoutGtid' | 'firstStatementLogged']: ReplayPlan[K];
-};
+  -readonly [K in 'excluded' | 'firstApplied' | 'lastApplied' | 'firstGtid' | 'transactions' | 'withoutGtid' | 'firstStatementLogged' | 'firstCompressed']: ReplayPlan[K];
+} & { ddl: LocatedDdl[]; databases: Map<string, LocatedTransaction> };
 
 /** Consecutive numbers, and the file a sealed one's closing rotate names: anything else is a gap in the way. */
 function assertFollows(epoch: ArchiveEpoch, previous: ReplayFile, next: ArchivedFile): void {
@@ -212,16 +231,75 @@ function assertFollows(epoch: ArchiveEpoch, previous: ReplayFile, next: Archived
   }
 }
 
+/** "uuid:7 at binlog.000002:1234", for a message that points at one transaction. */
+const where = (t: LocatedTransaction) => `${t.gtid ? `${t.gtid} ` : ''}at ${t.file}:${t.start}`;
+
+/** The first 120 characters of a statement, on one line. */
+const excerpt = (statement: string) => {
+  const line = statement.replace(/\s+/g, ' ').trim();
+  return line.length > 120 ? `${line.slice(0, 117)}...` : line;
+};
+
+/**
+ * Whether a statement names a database: its name as a word of its own, bare or in backticks,
+ * in any case. It errs towards yes (a column or a string of that name counts too), which only
+ * refuses a replay that might have been safe.
+ */
+export function namesDatabase(statement: string, database: string): boolean {
+  const name = database.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  return new RegExp(`(?<![\\p{L}\\p{N}_$])${name}(?![\\p{L}\\p{N}_$])`, 'iu').test(statement);
+}
+
 /**
  * Why the plan cannot be replayed for one database alone, or null. mysqlbinlog --database keeps
  * a row change by the table's database, but a statement by the USE before it: `USE other;
- * UPDATE db.t ...` would be lost, and `USE db; UPDATE other.t ...` would be applied.
+ * UPDATE db.t ...` would be lost, and `USE db; UPDATE other.t ...` would be applied. The same
+ * holds for DDL, which is always a statement: one run elsewhere that names the database (`USE
+ * other; ALTER TABLE db.t ...`) would be left out, and the rows after it would meet the table's
+ * old shape.
  */
 export function oneDatabaseProblem(plan: ReplayPlan, database: string): string | null {
   const first = plan.firstStatementLogged;
-  if (!first) return null;
-  return (
-    `a restore of database ${database} alone cannot roll forward through changes logged as SQL statements (binlog_format STATEMENT or MIXED), ` +
-    `as the one ${first.gtid ? `${first.gtid}, ` : ''}at ${first.file}:${first.start} is: a statement is kept or dropped by the database it was run in, not the one it changes`
-  );
+  if (first) {
+    return (
+      `a restore of database ${database} alone cannot roll forward through changes logged as SQL statements (binlog_format STATEMENT or MIXED), ` +
+      `as the one ${where(first)} is: a statement is kept or dropped by the database it was run in, not the one it changes`
+    );
+  }
+  const elsewhere = plan.ddl.find((d) => d.database !== database && namesDatabase(d.statement, database));
+  if (elsewhere) {
+    return (
+      `a restore of database ${database} alone cannot roll forward through DDL run in ${elsewhere.database === null ? 'no database' : `database ${elsewhere.database}`} that names ${database}, ` +
+      `as the one ${where(elsewhere.transaction)} does (${excerpt(elsewhere.statement)}): the replay keeps a statement by the database it was run in, and would leave it out`
+    );
+  }
+  return null;
+}
+
+/**
+ * Why the plan cannot be replayed into database `to` in place of `from`, or null. mysqlbinlog
+ * --rewrite-db renames the database of each table map and each statement's USE, not names in a
+ * statement's text: DDL that names `from` outright (`RENAME TABLE shop.t ...`, `DROP DATABASE
+ * shop`) would change the original. And MySQL's --database picks by the name after the rewrite,
+ * so changes to a database already called `to` would be applied to the copy too. A compressed
+ * transaction cannot be looked into here, so it is refused rather than trusted.
+ */
+export function renameProblem(plan: ReplayPlan, from: string, to: string): string | null {
+  const why = `a roll-forward of database ${from} as ${to}`;
+  if (plan.firstCompressed) {
+    return `${why} cannot check the compressed transaction ${where(plan.firstCompressed)} (binlog_transaction_compression): what it changes is not read here`;
+  }
+  const naming = plan.ddl.find((d) => namesDatabase(d.statement, from) || namesDatabase(d.statement, to));
+  if (naming) {
+    const named = namesDatabase(naming.statement, from) ? from : to;
+    return (
+      `${why} cannot replay DDL that names ${named} in its text, as the one ${where(naming.transaction)} does (${excerpt(naming.statement)}): ` +
+      'the replay renames the database a statement runs in, not the names inside it, so it would change the original'
+    );
+  }
+  const touching = plan.databases.get(to);
+  if (touching) {
+    return `${why}: the archive changes a database called ${to} itself (first ${where(touching)}), and those changes would go into the copy too`;
+  }
+  return null;
 }

@@ -106,7 +106,15 @@ function hasRunMariadb(binlogPos: string, gtid: string): boolean {
  */
 export async function* replaySql(
   plan: ReplayPlan,
-  options: { binlogTool: ClientTool; gtids: ReplayGtids; oneDatabase?: string | undefined; onBytes?: (bytes: number) => void; signal?: AbortSignal },
+  options: {
+    binlogTool: ClientTool;
+    gtids: ReplayGtids;
+    oneDatabase?: string | undefined;
+    /** The one database replayed into another of this name (checked first: replay-plan.ts renameProblem). */
+    as?: string | undefined;
+    onBytes?: (bytes: number) => void;
+    signal?: AbortSignal;
+  },
 ): AsyncGenerator<Buffer> {
   const { binlogTool } = options;
   const args = [
@@ -114,7 +122,7 @@ export async function* replaySql(
     `--start-position=${plan.dump.binlogPosition}`,
     `--stop-position=${plan.stopPosition}`,
     ...options.gtids.flags,
-    ...(options.oneDatabase ? [`--database=${options.oneDatabase}`] : []),
+    ...databaseFilter(binlogTool, options.oneDatabase, options.as),
     ...plan.files.map((file) => file.path),
   ];
   // The child's comments and any time it prints are in UTC, as every time in the plan.
@@ -151,6 +159,18 @@ export async function* replaySql(
     const last = plan.lastApplied!;
     throw new UserError(`${binlogTool.binary} ended before the last transaction of the plan (${last.file}:${last.start}): the replay is incomplete, and the target is not at the point`);
   }
+}
+
+/**
+ * mysqlbinlog's flags for one database, maybe under another name. --rewrite-db renames a table
+ * map's database and a statement's USE; the two families then filter differently: MySQL's
+ * --database picks by the name after the rewrite, MariaDB's by the name before it (a filter by
+ * the new name there keeps nothing at all).
+ */
+function databaseFilter(tool: ClientTool, database: string | undefined, as: string | undefined): string[] {
+  if (database === undefined) return [];
+  if (as === undefined) return [`--database=${database}`];
+  return [`--database=${tool.flavour === 'mysql' ? as : database}`, `--rewrite-db=${database}->${as}`];
 }
 
 /**

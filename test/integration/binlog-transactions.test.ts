@@ -124,7 +124,7 @@ describe('transaction boundaries in a real binary log', () => {
     }
     const seen: Array<{ databases: Set<string>; ddl: string[]; compressed: boolean }> = [];
     await walkTransactions(path.join(dir, file), Number.MAX_SAFE_INTEGER, (transaction) => {
-      seen.push({ databases: new Set(transaction.databases), ddl: [...transaction.ddl], compressed: transaction.compressed });
+      seen.push({ databases: new Set(transaction.databases), ddl: transaction.ddl.map((d) => d.statement), compressed: transaction.compressed });
       return false;
     });
     expect(seen).toHaveLength(expected.length);

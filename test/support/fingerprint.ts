@@ -41,3 +41,23 @@ export async function fingerprint(server: TestServer): Promise<Record<string, un
     accounts: await rows('SELECT User, Host FROM mysql.user ORDER BY 1, 2'),
   };
 }
+
+/** A fingerprint without one database's tables, routines, triggers, events and views; or (keep) with only those. */
+export function withoutDatabase(print: Record<string, unknown>, database: string, { keep = false } = {}): Record<string, unknown> {
+  const inIt = (schema: unknown) => (schema === database) === keep;
+  return Object.fromEntries(
+    Object.entries(print).map(([key, value]) => {
+      if (key === 'accounts') return [key, keep ? [] : value];
+      if (Array.isArray(value)) return [key, value.filter((row: Record<string, unknown>) => inIt(row.ROUTINE_SCHEMA ?? row.TRIGGER_SCHEMA ?? row.EVENT_SCHEMA ?? row.TABLE_SCHEMA))];
+      return [key, Object.fromEntries(Object.entries(value as Record<string, unknown>).filter(([name]) => inIt(name.slice(0, name.indexOf('.')))))];
+    }),
+  );
+}
+
+/** A fingerprint as JSON has it: dates as strings, as after renamed(). */
+export const asJson = (print: Record<string, unknown>) => JSON.parse(JSON.stringify(print)) as Record<string, unknown>;
+
+/** A fingerprint (as JSON has it) with every mention of one database name made another's. */
+export function renamed(print: Record<string, unknown>, from: string, to: string): Record<string, unknown> {
+  return JSON.parse(JSON.stringify(print).replaceAll(from, to)) as Record<string, unknown>;
+}

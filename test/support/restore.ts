@@ -24,3 +24,13 @@ export async function adminCnf(server: TestServer): Promise<string> {
   await writeFile(file, `[client]\nuser=${user}\npassword="${password}"\nhost=${server.host}\nport=${server.port}\n`, { mode: 0o600 });
   return file;
 }
+
+/** "2026-12-06 13:40:05" as `zone` shows the instant. */
+export function wallTime(ms: number, zone: string): string {
+  const parts = Object.fromEntries(
+    new Intl.DateTimeFormat('en-CA', { timeZone: zone, hourCycle: 'h23', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit' })
+      .formatToParts(new Date(ms))
+      .map((p) => [p.type, p.value]),
+  );
+  return `${parts.year}-${parts.month}-${parts.day} ${parts.hour}:${parts.minute}:${parts.second}`;
+}
