@@ -24,8 +24,9 @@ import { GTID_PURGED_MODES, type GtidPurgedMode } from '../restore/gtid.js';
 import { progressReporter } from '../restore/progress.js';
 import { type LocatedTransaction, oneDatabaseProblem, planReplay, renameProblem, type ReplayPlan, verifyReplayFiles } from '../restore/replay-plan.js';
 import { parseReplayTarget, REPLAY_TARGET_OPTIONS, type ReplayTarget } from '../restore/replay-target.js';
-import { decideReplayGtids, findReplayTool, type ReplayGtids, replaySql } from '../restore/replay.js';
+import { decideReplayGtids, findReplayTool, notLogged, type ReplayGtids, replaySql } from '../restore/replay.js';
 import { restoreDump } from '../restore/restore.js';
+import { copyTableFromScratch, scratchDatabaseName } from '../restore/table-copy.js';
 import { SYSTEM_SCHEMAS } from '../restore/schema-filter.js';
 import { formatUtc } from '../restore/target-time.js';
 import { formatMiB } from '../units.js';
@@ -41,7 +42,8 @@ export const summary =
  * --to-gtid, --to-position) it picks the dump itself and rolls it forward (replay-plan.ts);
  * --dry-run prints that plan and touches nothing. --database restores one database of the dump
  * and rolls only it forward, leaving every other one as it is; --as writes it under a new name,
- * beside the original; --table restores one table of it from the dump.
+ * beside the original; --table restores one table of it, from the dump or, with a target, by way
+ * of a scratch database rolled forward beside the original (table-copy.ts).
  */
 export async function restoreCommand(args: string[], context: CommandContext): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -66,18 +68,13 @@ export async function restoreCommand(args: string[], context: CommandContext): P
     throw new UsageError(`restore ${positionals[0]} with a target: a restore to a point picks its dump itself (the newest one the target rolls forward from); leave the file out`);
   }
   if (values['dry-run'] && !replayTarget) throw new UsageError('--dry-run prints the plan of a restore to a point: give --to, --to-gtid or --to-position');
-  const one = parseOneDatabase(values.database, values.as, values.table, gtidPurged);
-  if (one?.as !== undefined && replayTarget) assertRewritable(one.name, one.as);
-  if (one?.table !== undefined && replayTarget) {
-    throw new UsageError(
-      `--table ${one.table} with a target: one table is restored from a dump alone, not rolled forward (mysqlbinlog picks transactions by database, not by table); ` +
-        `restore --database ${one.name} --as ${one.name}_then to the point, beside the original, and copy the table from there`,
-    );
-  }
+  const one = parseOneDatabase(values.database, values.as, values.table, gtidPurged, replayTarget !== null);
+  const renamedTo = one?.as ?? one?.scratch;
+  if (one && renamedTo !== undefined && replayTarget) assertRewritable(one.name, renamedTo);
   const config = loadConfig({ env: context.env, cwd: context.cwd });
   const plan = async (to: ReplayTarget) => {
     const made = await planReplay(config.backup.dir, config.binlog.dir, to, { pastArchiveOk: values.force });
-    const problem = one && (oneDatabaseProblem(made, one.name) ?? (one.as !== undefined ? renameProblem(made, one.name, one.as) : null));
+    const problem = one && (oneDatabaseProblem(made, one.name) ?? (renamedTo !== undefined ? renameProblem(made, one.name, renamedTo) : null));
     if (problem) throw new UserError(problem, { hint: 'Restore the whole server to the point instead, or restore the database into a scratch server and copy it across.', exitCode: 2 });
     return made;
   };
@@ -130,6 +127,8 @@ async function verifyAndRestore(run: {
 }): Promise<void> {
   const { context, config, file, target, gtidPurged, emit, plan, one } = run;
   const oneDatabase = one?.name;
+  /** The database the dump's part (and the replay) is written into in place of the original's, if any. */
+  const renamedTo = one?.as ?? one?.scratch;
   const name = path.basename(file);
   const where = describeAddress(target);
   const say = (line: string) => context.stderr.write(`${line}\n`);
@@ -142,7 +141,8 @@ async function verifyAndRestore(run: {
   if (oneDatabase && !databases.includes(oneDatabase)) {
     throw new UserError(`${name} holds no database ${oneDatabase}; it holds ${databases.join(', ') || 'none'}`, { exitCode: 2 });
   }
-  if (one?.table !== undefined && !verification.tables.some((t) => t.database === one.name && t.table === one.table)) {
+  // Rolled forward, the table may be one created after the dump: table-copy.ts looks for it at the point.
+  if (one?.table !== undefined && one.scratch === undefined && !verification.tables.some((t) => t.database === one.name && t.table === one.table)) {
     const tables = verification.tables.filter((t) => t.database === one.name).map((t) => t.table);
     throw new UserError(`${name} holds no table ${one.table} in database ${one.name}; it holds ${tables.join(', ') || 'none'}`, { exitCode: 2 });
   }
@@ -172,15 +172,18 @@ async function verifyAndRestore(run: {
         schemas: {
           replace: plan !== null,
           ...(one && { include: (database: string) => database === one.name }),
-          ...(one?.as && { rename: { from: one.name, to: one.as } }),
-          ...(one?.table !== undefined && { table: one.table }),
+          ...(one && renamedTo !== undefined && { rename: { from: one.name, to: renamedTo } }),
+          ...(one?.table !== undefined && one.scratch === undefined && { table: one.table }),
         },
       }),
       ...(one && { part: describePart(one) }),
       // Decided before the first byte is written: a replay that cannot apply must not leave the dump half-way.
       prepare: async (connection: Connection, server: ServerInfo) => {
-        if (one?.as) await refuseExistingDatabase(connection, one.as, where);
-        if (plan) replay = { binlogTool: await findReplayTool(server, config.mysql.clientDir), gtids: await decideReplayGtids(connection, server, plan, oneDatabase) };
+        if (renamedTo !== undefined) await refuseExistingDatabase(connection, renamedTo, where);
+        if (plan) {
+          const gtids = await decideReplayGtids(connection, server, plan, oneDatabase);
+          replay = { binlogTool: await findReplayTool(server, config.mysql.clientDir), gtids: one?.scratch ? notLogged(gtids, `the scratch database ${one.scratch}`) : gtids };
+        }
         if (config.binlog.archive) {
           intoArchivedServer = await isArchivedServer(connection, server, config.binlog.dir, where === describeAddress(config.mysql));
         }
@@ -215,7 +218,7 @@ async function verifyAndRestore(run: {
             say(`rolling forward: ${plan.transactions} transactions from ${plan.dump.binlogFile}:${plan.dump.binlogPosition} to ${plan.files.at(-1)!.name}:${plan.stopPosition} ...`);
             replayBegan.at = Date.now();
             binlogProgress = progressReporter({ file: name, phase: 'binlog', totalBytes: plan.bytes, terminal, write, emit });
-            return replaySql(plan, { binlogTool, gtids, oneDatabase, as: one?.as, onBytes: (bytes: number) => binlogProgress?.update(bytes) });
+            return replaySql(plan, { binlogTool, gtids, oneDatabase, as: renamedTo, onBytes: (bytes: number) => binlogProgress?.update(bytes) });
           },
         }),
     });
@@ -223,6 +226,10 @@ async function verifyAndRestore(run: {
     binlogProgress?.finish();
     if (plan && replayBegan.at > 0) {
       emit({ type: 'restore.replayed', file: name, target: where, transactions: plan.transactions, lastApplied: plan.lastApplied?.gtid ?? null, durationMs: Date.now() - replayBegan.at });
+    }
+    if (one?.scratch !== undefined && one.table !== undefined) {
+      say(`copying table ${one.table} as it was at the point from ${one.scratch} over ${one.name}.${one.table}, then dropping ${one.scratch} ...`);
+      await copyTableFromScratch(target, { scratch: one.scratch, database: one.name, table: one.table, clientDir: config.mysql.clientDir, waitTimeoutMs: config.mysql.waitTimeoutMs });
     }
   } catch (error) {
     dumpProgress.finish();
@@ -255,7 +262,7 @@ function describePlan(plan: ReplayPlan, target: ReplayTarget, one: OneDatabase |
   const last = plan.files.at(-1)!;
   const at = (t: LocatedTransaction) => `${t.gtid ? `${t.gtid}, ` : ''}committed ${formatUtc(t.committedAtMs)}, at ${t.file}:${t.start}`;
   return [
-    `restore ${one ? `database ${one.name} ${one.as !== undefined ? `as ${one.as} ` : ''}` : ''}to ${target.described}:`,
+    `restore ${one ? `${describePart(one)} ${one.as !== undefined ? `as ${one.as} ` : ''}` : ''}to ${target.described}:`,
     `  dump:     ${plan.dump.name} (finished ${plan.dump.finishedAt}), at ${plan.dump.binlogFile}:${plan.dump.binlogPosition}`,
     `  binlogs:  ${plan.files.map((f) => `${f.name}${f.index ? '' : ' (not sealed yet: read through, no checksum)'}`).join(', ')} in ${plan.epochDir} (${formatMiB(plan.bytes)} to replay)`,
     `  replay:   ${plan.dump.binlogFile}:${plan.dump.binlogPosition} to ${last.name}:${plan.stopPosition}, ${plan.transactions} transaction${plan.transactions === 1 ? '' : 's'}` +
@@ -263,6 +270,9 @@ function describePlan(plan: ReplayPlan, target: ReplayTarget, one: OneDatabase |
     plan.excluded
       ? `  excluded: ${at(plan.excluded)}, and everything after it`
       : '  excluded: nothing archived: the archive ends before the target, and every transaction in it applies',
+    ...(one?.scratch !== undefined
+      ? [`  table:    database ${one.name} is restored and rolled forward as ${one.scratch}, beside it; then table ${one.table} is copied over ${one.name}.${one.table}, and ${one.scratch} dropped`]
+      : []),
   ];
 }
 
@@ -288,7 +298,13 @@ function parseGtidPurged(value: string | undefined): GtidPurgedMode | undefined 
  * `--database NAME [--table T] [--as NEW]`: one database the user's, not the server's own (or one
  * table of it); a GTID set for the whole server does not go with it.
  */
-function parseOneDatabase(name: string | undefined, as: string | undefined, table: string | undefined, gtidPurged: GtidPurgedMode | undefined): OneDatabase | undefined {
+function parseOneDatabase(
+  name: string | undefined,
+  as: string | undefined,
+  table: string | undefined,
+  gtidPurged: GtidPurgedMode | undefined,
+  withTarget: boolean,
+): OneDatabase | undefined {
   if (name === undefined) {
     if (as !== undefined) throw new UsageError('--as NEW names the database --database NAME is restored under: give --database too');
     if (table !== undefined) throw new UsageError(`--table ${table}: name its database with --database too`);
@@ -298,7 +314,15 @@ function parseOneDatabase(name: string | undefined, as: string | undefined, tabl
   if (name.trim() === '') throw new UsageError('--database: give the name of a database in the dump');
   if (SYSTEM_SCHEMAS.has(name)) throw new UsageError(`--database ${name}: the server's own databases are restored with the whole dump, not alone`);
   if (gtidPurged === 'apply') throw new UsageError(`--database ${name} with --gtid-purged=apply: the dump's GTID set stands for the whole server, not one database`);
-  return { name, ...(as !== undefined && { as: parseAsName(as, name) }), ...(table !== undefined && { table }) };
+  if (table !== undefined && as !== undefined && withTarget) {
+    throw new UsageError(`--table ${table} --as ${as} with a target: restore --database ${name} --as ${as} to the point instead; the table is in ${as} then, beside the rest of its database`);
+  }
+  return {
+    name,
+    ...(as !== undefined && { as: parseAsName(as, name) }),
+    ...(table !== undefined && { table }),
+    ...(table !== undefined && withTarget && { scratch: scratchDatabaseName(name) }),
+  };
 }
 
 /**
@@ -340,6 +364,8 @@ interface OneDatabase {
   readonly name: string;
   readonly as?: string;
   readonly table?: string;
+  /** With --table and a target: the database it is rolled forward in first, beside the original (table-copy.ts). */
+  readonly scratch?: string;
 }
 
 /** "database shop", "table shop.orders". */

@@ -81,6 +81,12 @@ async function decideWholeServerGtids(connection: Connection, server: ServerInfo
   return { flags: [], sameServer: false, reason: 'the target has executed none of the replayed transactions: they keep their GTIDs and go into its binary log, as on a replica' };
 }
 
+/** The same, with the replay kept out of the binary log: for a database that is not to last (`into`). */
+export function notLogged(gtids: ReplayGtids, into: string): ReplayGtids {
+  if (gtids.flags.includes('--disable-log-bin')) return gtids;
+  return { ...gtids, flags: [...gtids.flags, '--disable-log-bin'], reason: `${gtids.reason}; the replay into ${into} is not written to the binary log (--disable-log-bin)` };
+}
+
 /** The mysqlbinlog of the target's family, found before anything is written: a replay that cannot start must not follow a dump. */
 export async function findReplayTool(server: ServerInfo, clientDir: string | undefined): Promise<ClientTool> {
   const tool = await findClientTool('mysqlbinlog', clientDir);

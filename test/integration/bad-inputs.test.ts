@@ -142,4 +142,19 @@ describe('backup with bad input', () => {
     expect(result.stderr).toContain(message);
     expect(await dumpLikeEntries(dir)).toEqual([]);
   });
+
+  // restore's options, read before the configuration, the dump or the server.
+  const AT = '2026-12-07 09:00:00+00:00';
+  it.each([
+    [['--as', 'copy'], '--as NEW names the database --database NAME is restored under: give --database too'],
+    [['--database', 'mysql'], "--database mysql: the server's own databases are restored with the whole dump, not alone"],
+    [['--database', 'shop', '--as', 'shop'], "--as shop is the database's own name: leave --as out to restore it in place"],
+    [['--database', 'shop', '--table', 'orders', '--as', 'shop2', '--to', AT], '--table orders --as shop2 with a target: restore --database shop --as shop2 to the point instead'],
+    [['--database', 'my shop', '--as', 'copy', '--to', AT], '--database my shop with a target: the roll-forward renames the database with mysqlbinlog --rewrite-db, which cannot take a name with a space or "->" in it'],
+    [['--database', 'shop', '--as', 'a->b', '--to', AT], '--as a->b with a target: the roll-forward renames the database'],
+  ])('restore with %j is refused before anything is read or written', async (args, message) => {
+    const result = await runCli(['restore', ...args, '--yes'], env);
+    expect(result.exitCode, result.stderr).toBe(2);
+    expect(result.stderr).toContain(message);
+  });
 });

@@ -35,7 +35,8 @@ describe('restore one database to a point under a new name', () => {
     // Each query below opens its own session, which takes the global format.
     if (server.flavour === 'mariadb') await server.query("SET GLOBAL binlog_format = 'ROW'");
     await server.query(`GRANT ${BINLOG_GRANTS[server.flavour]} ON *.* TO ?@?`, [BACKUP_USER, '%']);
-    for (const statement of [...LEDGER_SQL, 'CREATE DATABASE other', 'CREATE TABLE other.t (id INT PRIMARY KEY)']) await server.query(statement);
+    const more = ['CREATE TABLE pitr.notes (id INT PRIMARY KEY, body VARCHAR(32))', 'CREATE DATABASE other', 'CREATE TABLE other.t (id INT PRIMARY KEY)'];
+    for (const statement of [...LEDGER_SQL, ...more]) await server.query(statement);
     const dir = await makeTempDir();
     env = sidecarEnv(server, PASSWORD, dir, { BINLOG_ARCHIVE: 'true', BACKUP_SCHEDULE: '0 0 1 1 *', MYSQL_WAIT_TIMEOUT: '20s' });
     const daemon = startCli(['run'], env);
@@ -58,6 +59,7 @@ describe('restore one database to a point under a new name', () => {
       await sleep(targetMs + 1_200 - Date.now());
       // The mistake; DDL by pitr's USE that names pitr outright; then DDL from no database that names it.
       await server.query('DELETE FROM pitr.ledger');
+      await server.query("INSERT INTO pitr.notes VALUES (1, 'after T')");
       const inPitrAgain = await mysql.createConnection({ ...server.adminConnection(), database: 'pitr' });
       try {
         await inPitrAgain.query('CREATE TABLE pitr.after_mistake (id INT PRIMARY KEY)');
@@ -92,6 +94,27 @@ describe('restore one database to a point under a new name', () => {
     // The column added by pitr's USE, and the row written with it, are the copy's.
     expect(await server.query("SELECT memo FROM pitr_then.ledger WHERE note = 'with-memo'")).toEqual([{ memo: 'm' }]);
     expect(renamed(copy, 'pitr_then', 'pitr')).toEqual(asJson(atTarget));
+  });
+
+  it('--table with a target: the table as it was at T over the damaged one, by way of a scratch database; the other tables keep their changes', async () => {
+    const before = await fingerprint(server);
+    const cnf = await adminCnf(server);
+    const to = `${wallTime(targetMs, 'UTC')}+00:00`;
+
+    const dry = await runCli(['restore', '--database', 'pitr', '--table', 'ledger', '--to', to, '--dry-run'], env);
+    expect(dry.exitCode, dry.stderr).toBe(0);
+    expect(dry.stdout).toMatch(/^restore table pitr\.ledger to .*\n(.*\n)*  table: +database pitr is restored and rolled forward as pitr_restoring_[0-9a-f]{6}, beside it; then table ledger is copied over pitr\.ledger/);
+
+    const restored = await runCli(['restore', '--database', 'pitr', '--table', 'ledger', '--to', to, '--yes', '--defaults-file', cnf], env);
+    expect(restored.exitCode, restored.stderr).toBe(0);
+    expect(restored.stdout).toMatch(/restored table pitr\.ledger of full_dump_\S+ into .*, rolled forward \d+ transactions to/);
+    const after = await fingerprint(server);
+    const tablesOf = (print: Record<string, unknown>) => print.tables as Record<string, unknown>;
+    expect(tablesOf(after)['pitr.ledger']).toEqual(tablesOf(atTarget)['pitr.ledger']);
+    // Everything else as it was: pitr.notes keeps its row from after T, and no scratch database is left.
+    expect({ ...after, tables: { ...tablesOf(after), 'pitr.ledger': null } }).toEqual({ ...before, tables: { ...tablesOf(before), 'pitr.ledger': null } });
+    expect(await server.query("SELECT body FROM pitr.notes")).toEqual([{ body: 'after T' }]);
+    expect(await server.query("SHOW DATABASES LIKE 'pitr\\_restoring\\_%'")).toEqual([]);
   });
 
   it('refuses a roll-forward through DDL run elsewhere that names the database, with --as and without, and writes nothing', async () => {

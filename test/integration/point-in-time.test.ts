@@ -188,10 +188,6 @@ describe('restore to a point in time', () => {
       const missing = await runCli(['restore', 'latest', '--database', 'app-data', '--table', 'no such', '--yes', '--defaults-file', cnf], env);
       expect(missing.exitCode, missing.stderr).toBe(2);
       expect(missing.stderr).toMatch(/holds no table no such in database app-data; it holds .*customer list/);
-      const rolledTable = await runCli(['restore', '--database', 'app-data', '--table', 'audit', '--to', `${wallTime(targetMs, 'UTC')}+00:00`, '--yes', '--defaults-file', cnf], env);
-      expect(rolledTable.exitCode, rolledTable.stderr).toBe(2);
-      expect(rolledTable.stderr).toMatch(/--table audit with a target: one table is restored from a dump alone/);
-      expect(await fingerprint(scratch)).toEqual(tabled);
     } finally {
       await scratch.stop();
     }
