@@ -30,6 +30,9 @@ const ANONYMOUS_GTID_LOG_EVENT = 34;
 export const TAGGED_GTID_LOG_EVENT = 42;
 /** MySQL's compressed transaction (binlog_transaction_compression): its events, BEGIN to XID, in one. */
 const TRANSACTION_PAYLOAD_EVENT = 40;
+/** MariaDB's compressed query and rows events (log_bin_compress): their statements and databases are not read here. */
+const MARIADB_COMPRESSED_FIRST = 165;
+const MARIADB_COMPRESSED_LAST = 171;
 /** MariaDB's: sequence number u64, domain id u32; the server id is the header's. */
 const MARIADB_GTID_EVENT = 162;
 const XA_PREPARE_LOG_EVENT = 38;
@@ -203,7 +206,7 @@ export class BinlogEventScanner {
         statementChange,
         database,
         ddl,
-        compressed: type === TRANSACTION_PAYLOAD_EVENT,
+        compressed: type === TRANSACTION_PAYLOAD_EVENT || (type >= MARIADB_COMPRESSED_FIRST && type <= MARIADB_COMPRESSED_LAST),
       });
       offset += size;
     }

@@ -234,6 +234,10 @@ async function verifyAndRestore(run: {
   } catch (error) {
     dumpProgress.finish();
     emit({ type: 'restore.failed', file: name, target: where, cause: (error as Error).message });
+    // Failed before the copy: the scratch database may be there, half-filled, and nothing else was touched.
+    if (one?.scratch !== undefined && !/holds .* as it was at the point/.test((error as Error).message)) {
+      say(`the scratch database ${one.scratch} may be left on ${where}, unfinished; ${one.name}.${one.table} was not touched: DROP DATABASE IF EXISTS \`${one.scratch}\`;`);
+    }
     throw error;
   }
   const durationMs = Date.now() - began;

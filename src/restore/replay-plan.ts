@@ -276,6 +276,10 @@ export function oneDatabaseProblem(plan: ReplayPlan, database: string): string |
   return null;
 }
 
+/** `db.t` or `` `db`.`t` ``: a name that may be another database's. Errs towards yes (`1.5` counts too). */
+const QUALIFIED_NAME = /[\p{L}\p{N}_$`]\s*\.\s*[\p{L}\p{N}_$`]/u;
+const ACCOUNT_STATEMENT = /^\s*(GRANT|REVOKE|(CREATE|DROP|ALTER|RENAME) (USER|ROLE)|SET (PASSWORD|DEFAULT ROLE))\b/i;
+
 /**
  * Why the plan cannot be replayed into database `to` in place of `from`, or null. mysqlbinlog
  * --rewrite-db renames the database of each table map and each statement's USE, not names in a
@@ -295,6 +299,15 @@ export function renameProblem(plan: ReplayPlan, from: string, to: string): strin
     return (
       `${why} cannot replay DDL that names ${named} in its text, as the one ${where(naming.transaction)} does (${excerpt(naming.statement)}): ` +
       'the replay renames the database a statement runs in, not the names inside it, so it would change the original'
+    );
+  }
+  // Kept by its USE, a statement runs whatever it names: `USE shop; TRUNCATE other.t` would empty
+  // the live other.t, and a GRANT or ALTER USER would put an account back as it was.
+  const reaching = plan.ddl.find((d) => d.database === from && (QUALIFIED_NAME.test(d.statement) || ACCOUNT_STATEMENT.test(d.statement)));
+  if (reaching) {
+    return (
+      `${why} cannot replay a statement run in ${from} that may reach beyond it (a qualified name, or an account), as the one ${where(reaching.transaction)} does (${excerpt(reaching.statement)}): ` +
+      'replayed, it would change the live server outside the copy'
     );
   }
   const touching = plan.databases.get(to);

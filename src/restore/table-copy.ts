@@ -46,7 +46,7 @@ export async function copyTableFromScratch(target: ServerAddress, copy: TableCop
   try {
     const [rows] = await queryWithTimeout(connection, 'SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?', [scratch, table]);
     if (rows.length === 0) {
-      await dropScratch(connection, scratch);
+      await dropScratch(connection, scratch, 'nothing was copied');
       throw new UserError(`database ${database} had no table ${table} at the point: nothing was changed`, { exitCode: 2 });
     }
     const client = await findClientTool('mysql', copy.clientDir);
@@ -99,16 +99,16 @@ export async function copyTableFromScratch(target: ServerAddress, copy: TableCop
         hint: `Copy the table by hand: mysqldump ${scratch} ${table} | mysql ${database}; then DROP DATABASE ${quoted(scratch)}.`,
       });
     });
-    await dropScratch(connection, scratch);
+    await dropScratch(connection, scratch, 'the table is back');
   } finally {
     await connection.end().catch(() => undefined);
   }
 }
 
-async function dropScratch(connection: Connection, scratch: string): Promise<void> {
+async function dropScratch(connection: Connection, scratch: string, outcome: string): Promise<void> {
   // No query timeout: dropping a large database takes as long as it takes.
   await connection.query(`DROP DATABASE IF EXISTS ${quoted(scratch)}`).catch((error: unknown) => {
-    throw new UserError(`the table is back, but dropping the scratch database ${scratch} failed: ${describeDriverError(error)}`, {
+    throw new UserError(`${outcome}, but dropping the scratch database ${scratch} failed: ${describeDriverError(error)}`, {
       hint: `Drop it by hand: DROP DATABASE ${quoted(scratch)};`,
     });
   });

@@ -74,5 +74,10 @@ describe('what a replay of one database checks first', () => {
     const intoNew = transaction(500, { databases: ['shop_then'] });
     expect(renameProblem(planOf([rows, intoNew]), 'shop', 'shop_then')).toMatch(/the archive changes a database called shop_then itself \(first at binlog\.000002:500\)/);
     expect(renameProblem(planOf([transaction(600, { compressed: true })]), 'shop', 'shop_then')).toMatch(/cannot check the compressed transaction at binlog\.000002:600/);
+    // Run in shop and kept by that, a statement that names a third database, or an account, would change the live server.
+    const third = transaction(700, { databases: ['shop'], ddl: [{ database: 'shop', statement: 'TRUNCATE TABLE other.t' }] });
+    expect(renameProblem(planOf([third]), 'shop', 'shop_then')).toMatch(/cannot replay a statement run in shop that may reach beyond it .* \(TRUNCATE TABLE other\.t\)/);
+    const account = transaction(800, { databases: ['shop'], ddl: [{ database: 'shop', statement: "ALTER USER 'app'@'%' IDENTIFIED BY 'x'" }] });
+    expect(renameProblem(planOf([account]), 'shop', 'shop_then')).toMatch(/may reach beyond it \(a qualified name, or an account\)/);
   });
 });
