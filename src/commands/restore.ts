@@ -157,6 +157,8 @@ async function verifyAndRestore(run: {
   const write = (text: string) => context.stderr.write(text);
   let replay: { gtids: ReplayGtids; binlogTool: ClientTool } | null = null;
   let intoArchivedServer = false;
+  /** The table copy has begun: from there on, table-copy.ts says what is left where. */
+  let copying = false;
   const dumpProgress = progressReporter({ file: name, phase: 'dump', totalBytes: verification.storedBytes, terminal, write, emit });
   try {
     const replayBegan = { at: 0 };
@@ -228,6 +230,7 @@ async function verifyAndRestore(run: {
       emit({ type: 'restore.replayed', file: name, target: where, transactions: plan.transactions, lastApplied: plan.lastApplied?.gtid ?? null, durationMs: Date.now() - replayBegan.at });
     }
     if (one?.scratch !== undefined && one.table !== undefined) {
+      copying = true;
       say(`copying table ${one.table} as it was at the point from ${one.scratch} over ${one.name}.${one.table}, then dropping ${one.scratch} ...`);
       await copyTableFromScratch(target, { scratch: one.scratch, database: one.name, table: one.table, clientDir: config.mysql.clientDir, waitTimeoutMs: config.mysql.waitTimeoutMs });
     }
@@ -235,7 +238,7 @@ async function verifyAndRestore(run: {
     dumpProgress.finish();
     emit({ type: 'restore.failed', file: name, target: where, cause: (error as Error).message });
     // Failed before the copy: the scratch database may be there, half-filled, and nothing else was touched.
-    if (one?.scratch !== undefined && !/holds .* as it was at the point/.test((error as Error).message)) {
+    if (one?.scratch !== undefined && !copying) {
       say(`the scratch database ${one.scratch} may be left on ${where}, unfinished; ${one.name}.${one.table} was not touched: DROP DATABASE IF EXISTS \`${one.scratch}\`;`);
     }
     throw error;
