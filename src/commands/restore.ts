@@ -17,6 +17,7 @@ import type { EventSink } from '../events.js';
 import { createLogger, logEvents } from '../log.js';
 import type { ClientTool } from '../mysql/client-tools.js';
 import { describeAddress, queryWithTimeout, type ServerAddress } from '../mysql/connect.js';
+import { quoteIdentifier } from '../mysql/identifier.js';
 import type { ServerInfo } from '../mysql/server-info.js';
 import { resolveTarget, TARGET_OPTIONS } from '../mysql/target.js';
 import { isArchivedServer } from '../restore/archived-server.js';
@@ -239,7 +240,7 @@ async function verifyAndRestore(run: {
     emit({ type: 'restore.failed', file: name, target: where, cause: (error as Error).message });
     // Failed before the copy: the scratch database may be there, half-filled, and nothing else was touched.
     if (one?.scratch !== undefined && !copying) {
-      say(`the scratch database ${one.scratch} may be left on ${where}, unfinished; ${one.name}.${one.table} was not touched: DROP DATABASE IF EXISTS \`${one.scratch}\`;`);
+      say(`the scratch database ${one.scratch} may be left on ${where}, unfinished; ${one.name}.${one.table} was not touched: DROP DATABASE IF EXISTS ${quoteIdentifier(one.scratch)};`);
     }
     throw error;
   }

@@ -3,6 +3,7 @@ import type { RowDataPacket } from 'mysql2/promise';
 import { verifyBackup } from '../backup/verify.js';
 import type { EventSink } from '../events.js';
 import { describeAddress, waitForServer, type ServerAddress } from '../mysql/connect.js';
+import { quoteIdentifier } from '../mysql/identifier.js';
 import { restoreDump } from './restore.js';
 import { SYSTEM_SCHEMAS } from './schema-filter.js';
 
@@ -72,7 +73,7 @@ export async function runDrill(
   try {
     for (const { database, table, rows } of verification.tables) {
       if (SYSTEM_SCHEMAS.has(database)) continue;
-      const name = `${quote(database)}.${quote(table)}`;
+      const name = `${quoteIdentifier(database)}.${quoteIdentifier(table)}`;
       const [exists] = await connection.query<RowDataPacket[]>(
         'SELECT COUNT(*) AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?',
         [database, table],
@@ -100,8 +101,6 @@ export async function runDrill(
   if (tables.length === 0) problems.push('the dump holds no user tables to check');
   return { file, ok: problems.length === 0, problems, restoreMs, tables };
 }
-
-const quote = (identifier: string) => `\`${identifier.replace(/`/g, '``')}\``;
 
 /**
  * A drill as the command and the daemon run it: started/succeeded/failed events around runDrill,

@@ -1,4 +1,5 @@
 import { Transform, type TransformCallback } from 'node:stream';
+import { quoteIdentifier } from '../mysql/identifier.js';
 
 /** mysqldump --all-databases opens every database's part with this line (MariaDB's too). */
 const MARKER = Buffer.from('-- Current Database: `');
@@ -20,8 +21,6 @@ const SECTION_HEADS = [
 ];
 const SECTION_LINE = /^-- (?:Table structure for table|Dumping data for table|Temporary view structure for view|Temporary table structure for view|Final view structure for view) `((?:[^`]|``)+)`\n?$/;
 
-/** A database name as mysqldump writes it. */
-const quoted = (name: string) => `\`${name.replace(/`/g, '``')}\``;
 
 /** What #scan looks for at line starts: a part's marker, the footer, a line of a renamed part that names its database, a section's head. */
 interface LineStart {
@@ -110,7 +109,7 @@ export class SchemaFilter extends Transform {
     this.#lineStarts = [
       lineStart('marker', MARKER.toString()),
       lineStart('footer', FOOTER.toString()),
-      ...(rename ? NAMING_LINES.map((line) => lineStart('naming', line(quoted(rename.from)), line(quoted(rename.to)))) : []),
+      ...(rename ? NAMING_LINES.map((line) => lineStart('naming', line(quoteIdentifier(rename.from)), line(quoteIdentifier(rename.to)))) : []),
       ...(choice.table !== undefined ? SECTION_HEADS.map((head) => lineStart('section', head)) : []),
     ];
     // A marker or section line whole (its name may be 512 bytes), a naming prefix with the byte after it.
@@ -191,7 +190,7 @@ export class SchemaFilter extends Transform {
         this.#dropped.add(database);
         this.#pass(data, from, lineEnd);
         const written = this.#choice.rename?.from === database ? this.#choice.rename.to : database;
-        this.push(Buffer.from(`DROP DATABASE IF EXISTS ${quoted(written)};\n`));
+        this.push(Buffer.from(`DROP DATABASE IF EXISTS ${quoteIdentifier(written)};\n`));
         from = lineEnd;
       }
     }

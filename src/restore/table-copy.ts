@@ -7,11 +7,10 @@ import { UserError } from '../errors.js';
 import { findClientTool } from '../mysql/client-tools.js';
 import { describeAddress, describeDriverError, queryWithTimeout, type ServerAddress, waitForServer } from '../mysql/connect.js';
 import { withDefaultsFile } from '../mysql/defaults-file.js';
+import { quoteIdentifier } from '../mysql/identifier.js';
 import { redact } from '../secret.js';
 import { feedClient } from './client-feed.js';
 
-/** A database name mysqldump and mysql write in backticks. */
-const quoted = (name: string) => `\`${name.replace(/`/g, '``')}\``;
 
 /**
  * The database `restore --table T` with a target rolls the table's database forward in, beside
@@ -75,7 +74,7 @@ export async function copyTableFromScratch(target: ServerAddress, copy: TableCop
       const tableSql = dump.stdout.pipe(new PassThrough());
       const sql = Readable.from(
         (async function* () {
-          yield Buffer.from(`USE ${quoted(database)};\n`);
+          yield Buffer.from(`USE ${quoteIdentifier(database)};\n`);
           yield* tableSql as AsyncIterable<Buffer>;
         })(),
       );
@@ -96,7 +95,7 @@ export async function copyTableFromScratch(target: ServerAddress, copy: TableCop
       }
     }).catch((error: unknown) => {
       throw new UserError(`${(error as Error).message}\n${scratch} holds ${database} as it was at the point, and is left as it is`, {
-        hint: `Copy the table by hand: mysqldump ${scratch} ${table} | mysql ${database}; then DROP DATABASE ${quoted(scratch)}.`,
+        hint: `Copy the table by hand: mysqldump ${scratch} ${table} | mysql ${database}; then DROP DATABASE ${quoteIdentifier(scratch)}.`,
       });
     });
     await dropScratch(connection, scratch, 'the table is back');
@@ -107,9 +106,9 @@ export async function copyTableFromScratch(target: ServerAddress, copy: TableCop
 
 async function dropScratch(connection: Connection, scratch: string, outcome: string): Promise<void> {
   // No query timeout: dropping a large database takes as long as it takes.
-  await connection.query(`DROP DATABASE IF EXISTS ${quoted(scratch)}`).catch((error: unknown) => {
+  await connection.query(`DROP DATABASE IF EXISTS ${quoteIdentifier(scratch)}`).catch((error: unknown) => {
     throw new UserError(`${outcome}, but dropping the scratch database ${scratch} failed: ${describeDriverError(error)}`, {
-      hint: `Drop it by hand: DROP DATABASE ${quoted(scratch)};`,
+      hint: `Drop it by hand: DROP DATABASE ${quoteIdentifier(scratch)};`,
     });
   });
 }
